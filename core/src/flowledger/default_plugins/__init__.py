@@ -1,0 +1,1 @@
+"""Built-in features, each written as a plugin."""

@@ -1,0 +1,85 @@
+"""Content hashes with a stat cache, so that each unchanged file is read once, ever.
+
+The cache key is (path, size, mtime_ns, inode); entries live in the ledger's `hash_cache` table and in
+memory. Folders hash their sorted (relative path, file hash) list.
+"""
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError
+from .plugins import load_plugins, pm
+
+
+@dataclass
+class Content:
+    path: str
+    kind: str  # "file" or "folder"
+    size: int
+    hash: str
+    hash_type: str
+    new_cache_rows: list = field(default_factory=list)  # rows the caller writes to hash_cache
+
+
+class Hasher:
+    """Hashes paths for one ledger, remembering what it has seen."""
+
+    def __init__(self, ledger):
+        self.ledger = ledger
+        self.memory: dict[str, tuple] = {}
+        load_plugins()
+
+    def content(self, path: str | os.PathLike) -> Content:
+        path = absolute(path)
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such file or folder") from None
+        except OSError as error:
+            raise InputError(f"{path}: cannot be read ({error.strerror})") from None
+        if os.path.isdir(path):
+            return self._folder(path)
+        rows: list = []
+        digest, hash_type = self._file(path, stat, rows)
+        return Content(path, "file", stat.st_size, digest, hash_type, rows)
+
+    def _file(self, path: str, stat: os.stat_result, rows: list) -> tuple[str, str]:
+        key = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        cached = self.memory.get(path)
+        if cached and cached[:3] == key:
+            return cached[3], cached[4]
+        found = self.ledger.query(
+            "SELECT hash, hash_type FROM hash_cache WHERE path = ? AND size = ? AND mtime_ns = ? AND inode = ?",
+            (path, *key),
+        )
+        if found:
+            digest, hash_type = found[0]["hash"], found[0]["hash_type"]
+        else:
+            try:
+                digest, hash_type = pm.hook.compute_hash(path=path)
+            except OSError as error:
+                raise InputError(f"{path}: cannot be read ({error.strerror})") from None
+            rows.append((path, *key, digest, hash_type))
+        self.memory[path] = (*key, digest, hash_type)
+        return digest, hash_type
+
+    def _folder(self, folder: str) -> Content:
+        rows: list = []
+        listing = hashlib.sha256()
+        total = 0
+        for file in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+            stat = file.stat()
+            digest, _ = self._file(str(file), stat, rows)
+            listing.update(f"{file.relative_to(folder).as_posix()}\0{digest}\n".encode())
+            total += stat.st_size
+        return Content(folder, "folder", total, listing.hexdigest(), "sha256-dir", rows)
+
+
+def absolute(path: str | os.PathLike) -> str:
+    """An absolute, normalised path; symlinks are kept (a link is where the user looks)."""
+    text = os.fspath(path)
+    if not text or "\0" in text:
+        raise InputError(f"{text!r} is not a usable path")
+    return os.path.normpath(os.path.abspath(os.path.expanduser(text)))

@@ -1,0 +1,75 @@
+"""Artifact: a file or folder at a path with a content hash; a new hash at the same path is a new version."""
+
+from ..errors import FlowledgerError
+from ..hashing import absolute
+from ..recorder import recorder_for
+from .registry import Query, Record
+
+
+class Artifact(Record):
+    _table = "artifacts"
+    _fields = ("uid", "path", "kind", "storage_host", "storage_root", "suffix", "size", "hash", "hash_type",
+               "version", "is_latest", "description", "created_at")
+    _foreign = {"run": ("run_id", "Run"), "created_by": ("created_by_id", "User")}
+
+    def __init__(self, path=None, *, run=None, description=None):
+        super().__init__(path=absolute(path) if path is not None else None, run=run, description=description)
+
+    @classmethod
+    def filter(cls, **fields) -> Query:
+        """`path=` matches the latest version of that path (relative paths are taken from the cwd)."""
+        if "path" in fields and not {"version", "is_latest", "uid", "id"} & fields.keys():
+            fields["is_latest"] = 1
+        return super().filter(**fields)
+
+    @classmethod
+    def _normalize_filter(cls, name, value):
+        if name == "path" and isinstance(value, str) and "://" not in value:
+            return absolute(value)
+        return value
+
+    def save(self) -> "Artifact":
+        """Register the file: an output of `run` when given, else a raw input."""
+        if self.id is not None:
+            return self
+        if not self.path:
+            raise FlowledgerError("an Artifact needs a path")
+        ledger = self._store
+        recorder = recorder_for(ledger)
+        run = self.run
+        prepared = recorder.prepare(outputs=[self.path]) if run else recorder.prepare(inputs=[self.path])
+        if prepared.problems:
+            raise FlowledgerError("; ".join(p for problems in prepared.problems.values() for p in problems))
+        content = (prepared.outputs or prepared.inputs)[0]
+        with ledger.write() as conn:
+            artifact_id, _ = recorder._artifact(conn, content, run.id if run else None, "output" if run else "input")
+            if self.description:
+                conn.execute("UPDATE artifacts SET description = ? WHERE id = ?", (self.description, artifact_id))
+            recorder._write_cache(conn, prepared)
+        fresh = Artifact.using(ledger).filter(id=artifact_id).one()
+        object.__setattr__(self, "_row", fresh._row)
+        object.__setattr__(self, "_ledger_ref", ledger)
+        return self
+
+    @property
+    def storage(self) -> str:
+        return f"{self.storage_host}:{self.storage_root}"
+
+    @property
+    def versions(self) -> Query:
+        return Artifact.using(self._store).filter(path=self.path, is_latest__in=(0, 1)).order_by("version")
+
+    @property
+    def input_of_runs(self) -> Query:
+        from .run import Run
+
+        return Run.using(self._store).where_sql(
+            "id IN (SELECT run_id FROM run_inputs WHERE artifact_id = ?)", self.id)
+
+    @property
+    def replicating_runs(self) -> Query:
+        """Runs that wrote these same bytes again (re-runs that reproduced this artifact)."""
+        from .run import Run
+
+        return Run.using(self._store).where_sql(
+            "id IN (SELECT run_id FROM run_replicated_artifacts WHERE artifact_id = ?)", self.id)

@@ -1,0 +1,128 @@
+"""Run: one execution of a Transform, with lamindb's fields plus parent run, status and error."""
+
+import json as jsonlib
+
+from ..errors import FlowledgerError
+from ..recorder import FINAL_STATUSES, recorder_for
+from ..timestamps import now, to_iso
+from .registry import Query, Record
+
+
+class Run(Record):
+    _table = "runs"
+    _fields = ("uid", "started_at", "finished_at", "json", "is_consecutive", "reference", "reference_type",
+               "created_at", "status", "exit_code", "error")
+    _foreign = {"transform": ("transform_id", "Transform"), "created_by": ("created_by_id", "User"),
+                "report": ("report_id", "Artifact"), "environment": ("environment_id", "Artifact"),
+                "initiated_by_run": ("initiated_by_run_id", "Run")}
+    _json_fields = ("json",)
+
+    def __init__(self, transform=None, reference=None, reference_type=None, **fields):
+        fields.setdefault("status", "started")
+        super().__init__(transform=transform, reference=reference, reference_type=reference_type, **fields)
+
+    def save(self) -> "Run":
+        """Insert a new run, or write changed fields of a saved one."""
+        ledger = self._store
+        if self.id is None:
+            if self._row.get("transform_id") is None:
+                raise FlowledgerError("a Run needs a saved Transform: Run(transform, ...)")
+            recorder = recorder_for(ledger)
+            initiated_by = self.initiated_by_run.uid if self.initiated_by_run else None
+            uid = recorder.start_run(self._row["transform_id"], reference=self.reference,
+                                     reference_type=self.reference_type, initiated_by=initiated_by,
+                                     started_at=self.started_at, json=self.json, status=self.status, uid=self.uid)
+            fresh = Run.using(ledger).filter(uid=uid).one()
+            object.__setattr__(self, "_row", fresh._row)
+            object.__setattr__(self, "_ledger_ref", ledger)
+            return self
+        was = ledger.query("SELECT status FROM runs WHERE id = ?", (self.id,))[0]["status"]
+        if self.status in FINAL_STATUSES and not self.finished_at:
+            self.finished_at = now()
+        columns = ("started_at", "finished_at", "json", "is_consecutive", "reference", "reference_type", "status",
+                   "exit_code", "error", "report_id", "environment_id", "initiated_by_run_id")
+        values = [self._row.get(c) for c in columns]
+        values[0], values[1] = to_iso(values[0]), to_iso(values[1])
+        if not isinstance(values[2], (str, type(None))):
+            values[2] = jsonlib.dumps(values[2], default=str, sort_keys=True)
+        with ledger.write() as conn:
+            conn.execute(f"UPDATE runs SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?", (*values, self.id))
+        if self.status in FINAL_STATUSES and was not in FINAL_STATUSES:
+            from ..plugins import pm
+
+            pm.hook.run_finished(run=self)
+        return self
+
+    @property
+    def is_consecutive(self) -> bool | None:
+        value = self._row.get("is_consecutive")
+        return None if value is None else bool(value)
+
+    @property
+    def inputs(self) -> "LinkedArtifacts":
+        return LinkedArtifacts(self, "input", "id IN (SELECT artifact_id FROM run_inputs WHERE run_id = ?)")
+
+    @property
+    def outputs(self) -> "LinkedArtifacts":
+        return LinkedArtifacts(self, "output", "run_id = ?")
+
+    @property
+    def replicated_output_artifacts(self) -> Query:
+        from .artifact import Artifact
+
+        return Artifact.using(self._store).where_sql(
+            "id IN (SELECT artifact_id FROM run_replicated_artifacts WHERE run_id = ?)", self.id)
+
+    @property
+    def input_collections(self) -> Query:
+        from .collection import Collection
+
+        return Collection.using(self._store).where_sql(
+            "id IN (SELECT collection_id FROM run_input_collections WHERE run_id = ?)", self.id)
+
+    @property
+    def output_collections(self) -> Query:
+        from .collection import Collection
+
+        return Collection.using(self._store).filter(run=self)
+
+    @property
+    def replicated_output_collections(self) -> Query:
+        from .collection import Collection
+
+        return Collection.using(self._store).where_sql(
+            "id IN (SELECT collection_id FROM run_replicated_collections WHERE run_id = ?)", self.id)
+
+    @property
+    def children(self) -> Query:
+        """Runs this run initiated (a workflow's jobs)."""
+        return Run.using(self._store).filter(initiated_by_run=self)
+
+
+class LinkedArtifacts(Query):
+    """`run.inputs` / `run.outputs`: a query over the run's artifacts that can also `add()` paths."""
+
+    def __init__(self, run: Run, role: str, clause: str):
+        from .artifact import Artifact
+
+        super().__init__(Artifact, [clause], [run.id], ledger=run._store)
+        self.run, self.role = run, role
+
+    def add(self, *items) -> None:
+        """Link files, folders or Artifacts (a path is hashed and becomes an artifact version)."""
+        if self.run.id is None:
+            raise FlowledgerError("save the run before adding its inputs or outputs")
+        paths = [item.path if isinstance(item, Record) else item for item in _flatten(items)]
+        recorder = recorder_for(self.run._store)
+        if self.role == "input":
+            recorder.add_inputs(self.run.uid, paths)
+        else:
+            recorder.add_outputs(self.run.uid, paths)
+
+
+def _flatten(items):
+    for item in items:
+        if isinstance(item, (list, tuple, set)):
+            yield from item
+        else:
+            yield item

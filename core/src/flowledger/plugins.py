@@ -1,0 +1,56 @@
+"""The plugin manager: entry points of group `flowledger`, then the built-in plugins.
+
+Switches: FLOWLEDGER_LOAD_PLUGINS=a,b (only these distributions; empty = none),
+FLOWLEDGER_DISABLED_PLUGINS=a,b (blocked), FLOWLEDGER_TRACE_PLUGINS=1 (print every hook call).
+"""
+
+import os
+import sys
+from importlib import import_module, metadata
+
+import pluggy
+
+from . import hookspecs
+
+DEFAULT_PLUGINS = ("flowledger.default_plugins.hashing",)
+
+pm = pluggy.PluginManager("flowledger")
+pm.add_hookspecs(hookspecs)
+_loaded = False
+
+
+def load_plugins() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for name in filter(None, os.environ.get("FLOWLEDGER_DISABLED_PLUGINS", "").split(",")):
+        pm.set_blocked(name)
+    if not getattr(sys, "_called_from_test", False):
+        only = os.environ.get("FLOWLEDGER_LOAD_PLUGINS")
+        if only is None:
+            pm.load_setuptools_entrypoints("flowledger")
+        else:
+            wanted = set(filter(None, only.split(",")))
+            for entry in metadata.entry_points(group="flowledger"):
+                if entry.dist and entry.dist.name in wanted and not pm.is_blocked(entry.name):
+                    pm.register(entry.load(), name=entry.name)
+    for module in DEFAULT_PLUGINS:
+        if not pm.has_plugin(module) and not pm.is_blocked(module):
+            pm.register(import_module(module), name=module)
+    if os.environ.get("FLOWLEDGER_TRACE_PLUGINS"):
+        pm.add_hookcall_monitoring(
+            lambda name, impls, kwargs: print(f"flowledger hook {name}({', '.join(kwargs)})", file=sys.stderr),
+            lambda outcome, name, impls, kwargs: None,
+        )
+    pm.check_pending()
+
+
+def migration_sets() -> list:
+    """The core's migrations first, then each plugin's."""
+    from .migrations import migrations
+
+    load_plugins()
+    sets = [migrations]
+    pm.hook.register_migrations(register=sets.append)
+    return sets

@@ -1,0 +1,162 @@
+"""The ledger: one SQLite file through sqlite-utils, in WAL mode, migrated on open.
+
+Writers take the write lock up front (`BEGIN IMMEDIATE`) and retry with back-off while another
+process holds it, so several pipelines can share a ledger without "database is locked".
+"""
+
+import contextlib
+import fcntl
+import os
+import random
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import sqlite_utils
+
+from .errors import LedgerError
+from .location import resolve_ledger_path
+
+BUSY_TIMEOUT_MS = 5_000
+LOCK_PATIENCE_S = 600.0  # how long a writer waits for others before it gives up
+
+
+def _describe(path: Path, error: sqlite3.Error) -> LedgerError:
+    text = str(error)
+    if "not a database" in text or "malformed" in text:
+        return LedgerError(f"ledger {path} is corrupt or not a flowledger ledger (SQLite: {text})")
+    if "readonly" in text or "read-only" in text:
+        return LedgerError(f"ledger {path} is read-only: nothing can be recorded there (SQLite: {text})")
+    if "unable to open" in text:
+        return LedgerError(f"ledger {path} cannot be opened (SQLite: {text})")
+    return LedgerError(f"ledger {path}: {text}")
+
+
+class Ledger:
+    """One connection to one ledger file; use `get_ledger()` for the shared per-thread instance."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise LedgerError(f"ledger folder {self.path.parent} cannot be created: {error.strerror}") from None
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._set_wal(conn)
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as error:
+            raise _describe(self.path, error) from None
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self.lock = threading.RLock()
+        self.migrate()
+
+    def _set_wal(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        except sqlite3.OperationalError as error:
+            if "readonly" not in str(error):  # a read-only ledger can still be read
+                raise
+
+    def migrate(self) -> None:
+        """Apply pending migrations of the core and of plugins, one process at a time."""
+        from .plugins import migration_sets
+
+        sets = migration_sets()
+        try:
+            if not any(s.pending(self.db) for s in sets):
+                return
+            with self._file_lock():
+                for migration_set in sets:
+                    migration_set.apply(self.db)
+        except sqlite3.Error as error:
+            raise _describe(self.path, error) from None
+
+    @contextlib.contextmanager
+    def _file_lock(self):
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with open(lock_path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def write(self):
+        """A write transaction holding the write lock; waits (with back-off) while others write.
+
+        Nested calls join the outer transaction, so a caller can batch several records in one commit.
+        """
+        with self.lock:
+            if self.conn.in_transaction:
+                yield self.conn
+                return
+            self._begin_immediate()
+            try:
+                yield self.conn
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as error:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise _describe(self.path, error) from None
+
+    def _begin_immediate(self) -> None:
+        deadline = time.monotonic() + LOCK_PATIENCE_S
+        delay = 0.01
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise _describe(self.path, error) from None
+                if time.monotonic() > deadline:
+                    raise LedgerError(f"ledger {self.path} stayed locked by another writer for "
+                                      f"{LOCK_PATIENCE_S:.0f} s") from None
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 0.5)
+
+    def query(self, sql: str, params=()) -> list[sqlite3.Row]:
+        with self.lock:
+            try:
+                cursor = self.conn.execute(sql, params)
+                names = [c[0] for c in cursor.description or ()]
+                return [dict(zip(names, row)) for row in cursor.fetchall()]
+            except sqlite3.DatabaseError as error:
+                raise _describe(self.path, error) from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+_local = threading.local()
+
+
+def get_ledger(db: str | os.PathLike | None = None) -> Ledger:
+    """The ledger for `db` (resolved as everywhere), opened once per thread and path."""
+    path = resolve_ledger_path(db)
+    cache = getattr(_local, "ledgers", None)
+    if cache is None:
+        cache = _local.ledgers = {}
+    ledger = cache.get(path)
+    if ledger is None:
+        ledger = cache[path] = Ledger(path)
+    return ledger
+
+
+def forget_ledgers() -> None:
+    """Close this thread's cached connections (tests switch ledgers often)."""
+    for ledger in getattr(_local, "ledgers", {}).values():
+        ledger.close()
+    _local.ledgers = {}

@@ -1,0 +1,27 @@
+"""Times as ISO 8601 strings in UTC, whatever a workflow manager hands us."""
+
+from datetime import datetime, timezone
+
+from .errors import InputError
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def to_iso(value) -> str | None:
+    """Accept a datetime, epoch seconds, or an ISO string; naive datetimes are taken as local time."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, timezone.utc).isoformat(timespec="microseconds")
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"{value!r} is not an ISO 8601 time") from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.astimezone()
+        return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    raise InputError(f"{value!r} is not a time")

@@ -1,0 +1,1 @@
+"""flowledger plugin for nextflow."""

@@ -1,0 +1,58 @@
+"""Read `.nextflow/history`: one TAB line per run (timestamp, duration, run name, status, revision,
+session id, command), the index `nextflow log` itself uses."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from . import values
+from .errors import NextflowError
+
+
+@dataclass
+class HistoryEntry:
+    timestamp: datetime | None  # launch time, local
+    duration_ms: int | None
+    run_name: str
+    status: str | None  # OK | ERR | None while running ('-')
+    revision: str | None
+    session_id: str | None
+    command: str | None
+
+    @property
+    def success(self) -> bool | None:
+        return {"OK": True, "ERR": False}.get(self.status or "")
+
+
+def read_history(path) -> list[HistoryEntry]:
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise NextflowError(f"cannot read Nextflow history {path}: {exc.strerror or exc}") from None
+    entries = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        cells = line.split("\t")
+        if len(cells) < 6:
+            raise NextflowError(f"{path}, line {number}: {len(cells)} TAB-separated fields, expected 7")
+        cells += [""] * (7 - len(cells))
+        timestamp = values.local_datetime(cells[0])
+        entries.append(HistoryEntry(
+            timestamp=timestamp,
+            duration_ms=values.duration_ms(cells[1]),
+            run_name=cells[2].strip(),
+            status=values.text(cells[3].strip()),
+            revision=values.text(cells[4].strip()),
+            session_id=values.text(cells[5].strip()),
+            command="\t".join(cells[6:]).strip() or None,
+        ))
+    return entries
+
+
+def find_entry(entries: list[HistoryEntry], run_name: str) -> HistoryEntry | None:
+    for entry in reversed(entries):
+        if entry.run_name == run_name:
+            return entry
+    return None

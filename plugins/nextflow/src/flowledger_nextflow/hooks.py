@@ -1,0 +1,1 @@
+"""Hook implementations that the flowledger core loads through the `flowledger` entry point."""

@@ -1,0 +1,132 @@
+"""Turn the value formats Nextflow writes (epoch ms, bean dumps, human sizes) into Python values.
+
+Every parser returns None for "no value" (`-`, `null`, the exit sentinel) instead of raising, because a
+trace row with one odd cell must still be recorded; callers decide what is fatal.
+"""
+
+import re
+from datetime import datetime, timedelta, timezone
+
+EXIT_UNSET = 2147483647  # Integer.MAX_VALUE: the `exit` of a task that has not completed
+
+_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4, "PB": 1024**5, "EB": 1024**6}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|d|h|m|s)")
+_DURATION_FACTOR = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def is_missing(value) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() in ("", "-", "null"))
+
+
+def exit_code(value) -> int | None:
+    """The task exit status; None while unset (the 2147483647 sentinel) or unparsable."""
+    if is_missing(value):
+        return None
+    try:
+        code = int(value)
+    except (TypeError, ValueError):
+        return None
+    return None if code == EXIT_UNSET else code
+
+
+def epoch_ms(value) -> datetime | None:
+    """Epoch milliseconds (trace `submit`/`start`/`complete`) as an aware UTC datetime; 0 means unset."""
+    if is_missing(value):
+        return None
+    try:
+        ms = int(float(value))
+    except (TypeError, ValueError):
+        return None
+    if ms <= 0:
+        return None
+    return datetime.fromtimestamp(ms / 1000, timezone.utc)
+
+
+def offset_datetime(bean) -> datetime | None:
+    """A Java OffsetDateTime as Groovy's JsonGenerator dumps it (a bean of its getters), or an ISO string."""
+    if is_missing(bean):
+        return None
+    if isinstance(bean, str):
+        try:
+            return datetime.fromisoformat(bean.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if isinstance(bean, (int, float)):
+        return epoch_ms(bean)
+    if not isinstance(bean, dict):
+        return None
+    try:
+        offset = (bean.get("offset") or {}).get("totalSeconds") or 0
+        return datetime(
+            int(bean["year"]), int(bean["monthValue"]), int(bean["dayOfMonth"]), int(bean["hour"]),
+            int(bean["minute"]), int(bean["second"]), int(bean.get("nano") or 0) // 1000,
+            timezone(timedelta(seconds=int(offset))),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def local_datetime(text) -> datetime | None:
+    """A human trace date `yyyy-MM-dd HH:mm:ss.SSS` (JVM time zone, taken as this machine's) as aware."""
+    if is_missing(text):
+        return None
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S.%f").astimezone()
+    except ValueError:
+        try:
+            return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S").astimezone()
+        except ValueError:
+            return None
+
+
+def duration_ms(text) -> int | None:
+    """`620ms`, `1.2s`, `1m 5s`, `2h 3m 4s`, `1d 2h` or raw milliseconds, as integer milliseconds."""
+    if is_missing(text):
+        return None
+    text = str(text).strip()
+    try:
+        return int(float(text))
+    except ValueError:
+        pass
+    parts = _DURATION_PART.findall(text)
+    if not parts:
+        return None
+    return int(sum(float(n) * _DURATION_FACTOR[unit] for n, unit in parts))
+
+
+def memory_bytes(text) -> int | None:
+    """`3.2 MB` (binary units, as Nextflow's MemoryUnit prints) or raw bytes, as integer bytes."""
+    if is_missing(text):
+        return None
+    text = str(text).strip()
+    try:
+        return int(float(text))
+    except ValueError:
+        pass
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGTPE]?B)", text, re.IGNORECASE)
+    if not m:
+        return None
+    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+
+
+def percent(text) -> float | None:
+    """`74.3%` or a raw float."""
+    if is_missing(text):
+        return None
+    try:
+        return float(str(text).strip().rstrip("%"))
+    except ValueError:
+        return None
+
+
+def integer(value) -> int | None:
+    if is_missing(value):
+        return None
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def text(value) -> str | None:
+    return None if is_missing(value) else str(value)

@@ -1,0 +1,54 @@
+"""Hook implementations that the flowledger core loads through the `flowledger` entry point.
+
+Only the CLI lives here: `flowledger redun import`. redun is imported when the command runs,
+never when the core loads this module.
+"""
+
+from __future__ import annotations
+
+import click
+from flowledger.hookspecs import hookimpl
+
+DEFAULT_DB_URI = "sqlite:///.redun/redun.db"
+
+
+def _ledger_option(ctx: click.Context):
+    """The `--db` given to `flowledger` itself, if any (None: resolved as everywhere)."""
+    while ctx is not None:
+        if isinstance(ctx.obj, dict) and ctx.obj.get("db"):
+            return ctx.obj["db"]
+        if ctx.params.get("db"):
+            return ctx.params["db"]
+        ctx = ctx.parent
+    return None
+
+
+@hookimpl
+def register_commands(cli):
+    @cli.group(name="redun")
+    def redun_group():
+        """Lineage of redun executions."""
+
+    @redun_group.command(name="import")
+    @click.option("--db-uri", default=DEFAULT_DB_URI, show_default=True, help="redun's database.")
+    @click.option("--execution", "execution", default=None, metavar="ID",
+                  help="Only this execution (id or unique prefix); default: all not yet in the ledger.")
+    @click.option("--base-dir", type=click.Path(file_okay=False), default=None,
+                  help="Where relative File paths start (default: the folder holding .redun/).")
+    @click.pass_context
+    def import_command(ctx, db_uri, execution, base_dir):
+        """Record executions that ran without the plugin, from redun's database."""
+        from .importer import import_executions
+
+        try:
+            done = import_executions(db_uri, execution=execution, base_dir=base_dir,
+                                     ledger=_ledger_option(ctx))
+        except (FileNotFoundError, LookupError) as problem:
+            raise click.ClickException(str(problem))
+        for item in done:
+            if item.run_uid is None:
+                click.echo(f"{item.execution_id}  already in the ledger, skipped")
+            else:
+                click.echo(f"{item.execution_id}  imported as run {item.run_uid} ({item.jobs} jobs)")
+        if not done:
+            click.echo("no redun executions found")

@@ -1,0 +1,134 @@
+"""Snakemake 9 logger plugin `flowledger`: `snakemake --logger flowledger` records lineage.
+
+Snakemake discovers this package by its name (`snakemake_logger_plugin_<name>`) and reads
+`LogHandler` and `LogHandlerSettings` from it. Importing it must stay cheap and must never fail, since
+Snakemake imports every installed logger plugin on every invocation: the core and the tracker are
+imported only when Snakemake builds the handler. (No `from __future__ import annotations` here:
+Snakemake turns the settings' field types into argparse types, so they must be real types.)
+"""
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from snakemake_interface_logger_plugins.base import LogHandlerBase
+from snakemake_interface_logger_plugins.settings import LogHandlerSettingsBase
+
+__version__ = "0.1.0"
+SNAKEMAKE_LOGGER = "snakemake.logging"
+
+
+@dataclass
+class LogHandlerSettings(LogHandlerSettingsBase):
+    db: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "Ledger file (default: $FLOWLEDGER_DB, else the nearest .flowledger/ledger.db, "
+                    "else the per-user ledger)",
+            "env_var": True,
+        },
+    )
+    name: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "Name of the workflow's Transform (default: the workflow directory's name)",
+            "env_var": True,
+        },
+    )
+
+
+class LogHandler(LogHandlerBase):
+    """Feeds Snakemake's log records to a `WorkflowTracker`.
+
+    `emit` runs on Snakemake's queue-listener thread, one record at a time, so it needs no lock. A
+    filter on Snakemake's logger runs synchronously in the emitting thread; it only remembers the live
+    Job (job_info) or exception (job_error) that the records themselves leave out.
+    """
+
+    def __post_init__(self) -> None:
+        self._tracker: Any = None
+        self._probe: Any = None
+        try:
+            from .tracker import TrackerSettings, WorkflowTracker
+
+            settings = self.settings if isinstance(self.settings, LogHandlerSettings) else LogHandlerSettings()
+            dryrun = bool(getattr(self.common_settings, "dryrun", False))
+            self._tracker = WorkflowTracker(TrackerSettings(db=settings.db, name=settings.name),
+                                            snakemake_major=9, is_dryrun=lambda: dryrun)
+            if not dryrun:
+                self._probe = _StackProbe(self._tracker)
+                logging.getLogger(SNAKEMAKE_LOGGER).addFilter(self._probe)
+        except Exception as error:  # never stop Snakemake from starting
+            from .recording import Warner
+
+            Warner().warn_error("flowledger could not start recording", error)
+            self._tracker = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tracker = self._tracker
+        if tracker is None:
+            return
+        try:
+            from .events import from_record
+
+            event = from_record(record)
+        except Exception:
+            return
+        if event is not None:
+            tracker.handle(event)
+
+    def close(self) -> None:
+        try:
+            if self._probe is not None:
+                logging.getLogger(SNAKEMAKE_LOGGER).removeFilter(self._probe)
+                self._probe = None
+            if self._tracker is not None:
+                self._tracker.close()
+        finally:
+            super().close()
+
+    @property
+    def writes_to_stream(self) -> bool:
+        return False
+
+    @property
+    def writes_to_file(self) -> bool:
+        return False
+
+    @property
+    def has_filter(self) -> bool:
+        return True  # otherwise Snakemake's DefaultFilter drops records under --quiet
+
+    @property
+    def has_formatter(self) -> bool:
+        return True
+
+    @property
+    def needs_rulegraph(self) -> bool:
+        return False
+
+
+class _StackProbe(logging.Filter):
+    """Runs in the thread that logs: picks up the live Job / exception, lets every record through."""
+
+    def __init__(self, tracker: Any) -> None:
+        super().__init__()
+        self.tracker = tracker
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            kind = str(getattr(record, "event", "") or "")
+            if kind == "job_info":
+                from .workflow_info import job_from_stack
+
+                self.tracker.note_job_object(getattr(record, "jobid", None), job_from_stack())
+            elif kind == "job_error":
+                from .workflow_info import exception_from_stack
+
+                self.tracker.note_job_exception(getattr(record, "jobid", None), exception_from_stack())
+        except Exception:
+            pass
+        return True
+
+
+__all__ = ["LogHandler", "LogHandlerSettings"]

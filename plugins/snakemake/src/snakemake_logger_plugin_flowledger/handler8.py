@@ -1,0 +1,111 @@
+"""Snakemake 8 log handler script: `snakemake --log-handler-script "$(flowledger snakemake handler-path)"`.
+
+Snakemake 8 loads this file as a module named `log` and calls `log_handler(msg)` synchronously, from
+the scheduler thread and the job thread pool, so everything here runs under a lock and stays quick
+(writes go to the tracker's background recorder). Snakemake 8.30 hands every message after the first
+to the handler twice (the same dict): the first call marks it `_seen`. Snakemake 8 has no run id and
+no end-of-workflow message: the tracker makes a uuid4, and the run is finished at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+from typing import Any
+
+_lock = threading.RLock()
+_tracker: Any = None
+_disabled = False
+
+
+def log_handler(msg: dict) -> None:
+    """Snakemake 8 calls this for every message; it never raises."""
+    global _disabled
+    if _disabled or not isinstance(msg, dict):
+        return
+    try:
+        if msg.get("_seen"):
+            return
+        msg["_seen"] = True
+        level = msg.get("level")
+        if level not in _WANTED:
+            return
+        with _lock:
+            tracker = _get_tracker()
+            if tracker is None:
+                return
+            _probe(tracker, level, msg)
+            from snakemake_logger_plugin_flowledger.events import from_message
+
+            event = from_message(msg)
+            if event is not None:
+                tracker.handle(event)
+    except Exception:
+        _disabled = True  # a bug here must not reach Snakemake
+
+
+_WANTED = {"job_info", "shellcmd", "job_finished", "job_error", "error", "resources_info", "run_info", "info"}
+
+
+def _probe(tracker: Any, level: str, msg: dict) -> None:
+    """The live Job / exception, read from the calling thread's stack (the handler runs inline)."""
+    from snakemake_logger_plugin_flowledger import workflow_info as wi
+
+    if level == "job_info":
+        tracker.note_job_object(msg.get("jobid"), wi.job_from_stack())
+    elif level == "job_error":
+        tracker.note_job_exception(msg.get("jobid"), wi.exception_from_stack())
+
+
+def _snakemake_logger() -> Any:
+    module = sys.modules.get("snakemake.logging")
+    return getattr(module, "logger", None)
+
+
+def _is_main_process() -> bool:
+    """False in the child processes Snakemake spawns for `run:` jobs and cluster jobs."""
+    logger = _snakemake_logger()
+    mode = getattr(logger, "mode", None)
+    return mode is None or str(getattr(mode, "name", mode)).upper() == "DEFAULT"
+
+
+def _get_tracker() -> Any:
+    global _tracker, _disabled
+    if _tracker is not None:
+        return _tracker
+    if not _is_main_process():
+        _disabled = True
+        return None
+    from snakemake_logger_plugin_flowledger.tracker import TrackerSettings, WorkflowTracker
+
+    settings = TrackerSettings(
+        db=os.environ.get("SNAKEMAKE_LOGGER_FLOWLEDGER_DB") or None,
+        name=os.environ.get("SNAKEMAKE_LOGGER_FLOWLEDGER_NAME") or None,
+    )
+    _tracker = WorkflowTracker(settings, snakemake_major=8, is_dryrun=_is_dryrun)
+    _register_exit(_finish)
+    return _tracker
+
+
+def _is_dryrun() -> bool:
+    return bool(getattr(_snakemake_logger(), "dryrun", False))
+
+
+def _finish() -> None:
+    with _lock:
+        if _tracker is not None:
+            _tracker.close()
+
+
+def _register_exit(callback: Any) -> None:
+    """Run `callback` at exit, before the interpreter waits for non-daemon threads if it can."""
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        if register is not None:
+            register(callback)
+            return
+    except Exception:
+        pass
+    atexit.register(callback)
