@@ -6,6 +6,7 @@
     fl.track(transform=transform); ...; fl.finish()
 """
 
+from .sqlite import sqlite_utils  # noqa: F401  first: keeps pandas out of `import flowledger`
 from . import lineage
 from .context import context, finish, track
 from .errors import DoesNotExist, FlowledgerError, LedgerError, MultipleResultsFound

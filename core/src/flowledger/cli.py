@@ -87,7 +87,7 @@ def runs(transform_name, reference_type, status, include_jobs, limit, as_json):
         summary = _run_summary(run)
         table.add_row(run.uid, summary["transform"], summary["type"], run.status, _short(run.started_at),
                       _short(run.finished_at), f"{run.reference_type}={run.reference}" if run.reference else "")
-    Console().print(table)
+    _console().print(table)
 
 
 @cli.command()
@@ -106,7 +106,7 @@ def show(run_uid, as_json):
     if as_json:
         _emit_json(data)
         return
-    console = Console()
+    console = _console()
     table = Table(show_header=False, box=None)
     for key, value in data.items():
         if key in ("inputs", "outputs", "replicated_output_artifacts", "children"):
@@ -141,7 +141,7 @@ def lineage_command(path, downstream, as_json, fmt):
     elif fmt == "mermaid":
         click.echo(render.mermaid(graph))
     else:
-        Console().print(render.tree(graph, upstream=not downstream))
+        _console().print(render.tree(graph, upstream=not downstream))
 
 
 @cli.command()
@@ -165,7 +165,12 @@ def artifacts(path_prefix, all_versions, limit, as_json):
     for artifact in found:
         table.add_row(artifact.uid, artifact.path, str(artifact.version), f"{artifact.hash_type}:{artifact.hash[:12]}",
                       str(artifact.size), artifact.run.uid if artifact.run else "(raw input)")
-    Console().print(table)
+    _console().print(table)
+
+
+def _console() -> Console:
+    """Wrap to the terminal; in a pipe keep whole lines, so that paths and uids stay greppable."""
+    return Console() if sys.stdout.isatty() else Console(width=10_000)
 
 
 def _short(stamp: str | None) -> str:

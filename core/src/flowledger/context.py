@@ -1,18 +1,20 @@
 """`track()` and `finish()`: a global run for a script or a notebook, as lamindb's `ln.track()`.
 
-A script that ends without `finish()`, or raises, is recorded as errored with the error.
+In a script, a run that ends without `finish()` or with an uncaught exception is recorded as errored
+(a KeyboardInterrupt as aborted), with the error; the script's traceback and exit status stay its own.
 """
 
 import atexit
 import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 from . import environment, notebook
 from .errors import FlowledgerError
 from .models import Run, Transform
-from .recorder import recorder_for
+from .recorder import TransformSpec, recorder_for, source_hash
 from .store import get_ledger
 
 
@@ -22,7 +24,7 @@ class Context:
     def __init__(self):
         self.transform: Transform | None = None
         self.run: Run | None = None
-        self.notebook: Path | None = None
+        self.notebook: Path | None = None  # the running notebook, when the run is a notebook's
         self._shell = None
         self._guards_installed = False
 
@@ -32,18 +34,28 @@ context = Context()
 
 def track(transform: Transform | None = None, *, name: str | None = None, version: str | None = None,
           path: str | os.PathLike | None = None, params: dict | None = None, db=None) -> Run:
-    """Start the global run: of `transform`, else of the running notebook or script."""
+    """Start the global run: of `transform`, else of the running notebook or script.
+
+    The script or notebook becomes a Transform named after its file, with its source code; without
+    `version`, the version is the hash of that code, so an edited file is a new version.
+    """
     ledger = get_ledger(db)
     shell = notebook.running_kernel()
+    context.notebook = None
     if transform is None:
         transform = _transform_of_caller(shell, path, name, version)
     elif transform.id is None:
+        object.__setattr__(transform, "_ledger_ref", ledger)  # saved where the run goes, also with `db=`
         transform.save()
-    requirements = environment.snapshot(ledger.path.parent)
-    uid = recorder_for(ledger).start_run(transform.id, json={"params": params} if params else None,
-                                         environment=requirements)
-    context.transform = transform
+    recorder = recorder_for(ledger)
+    uid = recorder.start_run(transform if isinstance(transform, TransformSpec) else transform.id,
+                             json={"params": params} if params else None,
+                             environment=environment.snapshot(ledger.path.parent))
     context.run = Run.using(ledger).filter(uid=uid).one()
+    context.transform = context.run.transform
+    if isinstance(transform, TransformSpec) and context.transform.hash != source_hash(transform.source_code):
+        warnings.warn(f"{context.transform.name} version {context.transform.version} was recorded before with "
+                      "other source code, which it keeps: pass a new version to record this code", stacklevel=2)
     context._shell = shell
     if shell is None:
         _install_guards()
@@ -58,53 +70,57 @@ def finish() -> Run:
     ledger = run._store
     report = None
     if context.notebook is not None:
-        run.is_consecutive = notebook.is_consecutive(context.notebook, context._shell)
-        run.save()
-        report = notebook.html_report(context.notebook, ledger.path.parent)
+        try:
+            run.is_consecutive = notebook.is_consecutive(context.notebook, context._shell)
+            run.save()
+            report = notebook.html_report(context.notebook, ledger.path.parent / "reports", run.uid)
+        except Exception as problem:  # the run is finished all the same
+            warnings.warn(f"flowledger could not check or render notebook {context.notebook}: {problem}",
+                          stacklevel=2)
     recorder_for(ledger).finish_run(run.uid, status="completed", report=report)
     context.run = None
     return run.refresh()
 
 
-def _transform_of_caller(shell, path, name, version) -> Transform:
+def _transform_of_caller(shell, path, name, version) -> TransformSpec:
     if shell is not None:
         source_path = notebook.notebook_path(shell, path)
-        kind, source = "notebook", "\n\n".join(notebook.code_cells(source_path))
+        kind, source = "notebook", notebook.source_code(source_path)
         context.notebook = source_path
     else:
-        source_path = Path(path or getattr(sys.modules["__main__"], "__file__", "") or "")
+        source_path = Path(path or getattr(sys.modules["__main__"], "__file__", None) or "")
         if not source_path.is_file():
             raise FlowledgerError("fl.track() found no script or notebook: pass fl.track(transform=...) "
                                   "or fl.track(path=...)")
         kind, source = "script", source_path.read_text()
-        context.notebook = None
-    return Transform(name=name or source_path.name, version=version, type=kind, source_code=source,
-                     reference=str(source_path.absolute()), reference_type="path").save()
+    return TransformSpec(name=name or source_path.name, type=kind, version=version, source_code=source,
+                         reference=str(source_path.absolute()), reference_type="path")
 
 
 def _install_guards() -> None:
-    """Record a crash or a missing finish() as errored; chain any excepthook already there."""
+    """Record a crash or a missing finish() at exit; chain any excepthook already there."""
     if context._guards_installed:
         return
     context._guards_installed = True
     previous = sys.excepthook
 
     def excepthook(kind, value, tb):
-        _end_errored("".join(traceback.format_exception_only(kind, value)).strip(),
-                     "".join(traceback.format_exception(kind, value, tb)))
+        status = "aborted" if issubclass(kind, KeyboardInterrupt) else "errored"
+        _end(status, "".join(traceback.format_exception_only(kind, value)).strip(),
+             "".join(traceback.format_exception(kind, value, tb)))
         previous(kind, value, tb)
 
     sys.excepthook = excepthook
-    atexit.register(lambda: _end_errored("the script ended without fl.finish()", None))
+    atexit.register(_end, "errored", "the script ended without fl.finish()", None)
 
 
-def _end_errored(error: str, details: str | None) -> None:
+def _end(status: str, error: str, details: str | None) -> None:
     run = context.run
     if run is None:
         return
     context.run = None
     try:
-        recorder_for(run._store).finish_run(run.uid, status="errored", error=error,
+        recorder_for(run._store).finish_run(run.uid, status=status, error=error,
                                             json={"traceback": details} if details else None)
     except Exception as problem:  # the script's own error matters more
         print(f"WARNING: flowledger could not record the end of run {run.uid}: {problem}", file=sys.stderr)

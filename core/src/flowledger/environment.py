@@ -4,19 +4,23 @@ Same packages -> same file -> the same Artifact, so runs that share an environme
 """
 
 import hashlib
+import os
+import re
 import sys
+import tempfile
 from importlib import metadata
 from pathlib import Path
 
 
 def requirements_text() -> str:
-    lines = set()
+    """`name==version` per installed distribution, as `pip freeze` lists them (the first found wins)."""
+    found: dict[str, str] = {}
     for dist in metadata.distributions():
         name = dist.metadata.get("Name")
         if name:
-            lines.add(f"{name}=={dist.version}")
+            found.setdefault(re.sub(r"[-_.]+", "-", name).lower(), f"{name}=={dist.version}")
     header = f"# python {sys.version.split()[0]}\n"
-    return header + "\n".join(sorted(lines, key=str.lower)) + "\n"
+    return header + "\n".join(found[key] for key in sorted(found)) + "\n"
 
 
 def snapshot(folder: Path) -> Path:
@@ -24,7 +28,11 @@ def snapshot(folder: Path) -> Path:
     text = requirements_text()
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     path = folder / "environments" / f"requirements-{digest}.txt"
-    if not path.exists():
+    if not path.exists():  # written whole, then renamed, so a concurrent reader never hashes half a file
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".requirements-")
+        os.fchmod(handle, 0o644)  # mkstemp makes it private; others sharing the ledger read it
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+        os.replace(temporary, path)
     return path

@@ -1,5 +1,6 @@
 """Lineage graphs as text: a rich tree (from the root back to raw inputs), Graphviz dot, or Mermaid."""
 
+from rich.text import Text
 from rich.tree import Tree
 
 from .lineage import Graph
@@ -27,16 +28,16 @@ def tree(graph: Graph, upstream: bool = True) -> Tree:
         kind, key = node
         return artifact_label(graph.artifacts[key]) if kind == "artifact" else run_label(graph.runs[key])
 
-    root = Tree(label(graph.root))
+    root = Tree(Text(label(graph.root)))
     seen = {graph.root}
 
     def grow(branch, node):
         for child in sorted(children.get(node, []), key=label):
             if child in seen:
-                branch.add(f"{label(child)} (shown above)")
+                branch.add(Text(f"{label(child)} (shown above)"))
                 continue
             seen.add(child)
-            grow(branch.add(label(child)), child)
+            grow(branch.add(Text(label(child))), child)
 
     grow(root, graph.root)
     return root

@@ -13,10 +13,9 @@ import threading
 import time
 from pathlib import Path
 
-import sqlite_utils
-
 from .errors import LedgerError
 from .location import resolve_ledger_path
+from .sqlite import sqlite_utils
 
 BUSY_TIMEOUT_MS = 5_000
 LOCK_PATIENCE_S = 600.0  # how long a writer waits for others before it gives up
@@ -43,18 +42,39 @@ class Ledger:
         except OSError as error:
             raise LedgerError(f"ledger folder {self.path.parent} cannot be created: {error.strerror}") from None
         try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            self._set_wal(conn)
-            conn.execute("PRAGMA synchronous = NORMAL")
+            conn = self._connect()
         except sqlite3.Error as error:
             raise _describe(self.path, error) from None
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         self.lock = threading.RLock()
         self.migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                   check_same_thread=False)
+            self._configure(conn)
+            return conn
+        except sqlite3.OperationalError:
+            if not self.path.exists() or os.access(self.path.parent, os.W_OK):
+                raise
+        # a ledger on a read-only disk or folder: open it for reading; writes then fail with a clear error
+        for options in ("mode=ro", "immutable=1"):
+            try:
+                conn = sqlite3.connect(f"{self.path.as_uri()}?{options}", uri=True, isolation_level=None,
+                                       check_same_thread=False)
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return conn
+            except sqlite3.OperationalError as error:
+                last = error
+        raise last
+
+    def _configure(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self._set_wal(conn)
+        conn.execute("PRAGMA synchronous = NORMAL")
 
     def _set_wal(self, conn: sqlite3.Connection) -> None:
         try:
@@ -100,6 +120,10 @@ class Ledger:
             self._begin_immediate()
             try:
                 yield self.conn
+            except sqlite3.Error as error:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise _describe(self.path, error) from None
             except BaseException:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")

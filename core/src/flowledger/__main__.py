@@ -1,0 +1,5 @@
+"""`python -m flowledger` is the `flowledger` command."""
+
+from .cli import cli
+
+cli()

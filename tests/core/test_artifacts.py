@@ -1,0 +1,136 @@
+"""Artifacts: content hashes, versions per path, replicated outputs, odd and missing paths."""
+
+import hashlib
+import pytest
+
+import flowledger as fl
+from flowledger.recorder import Recorder, TransformSpec
+
+
+def sha256(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.txt").write_text("A\n")
+    (tmp_path / "data" / "b.txt").write_text("B\n")
+    return tmp_path
+
+
+STEP = TransformSpec(name="merge", type="rule", source_code="cat {input} > {output}")
+
+
+def run_merge(recorder, workdir):
+    out = workdir / "out.txt"
+    out.write_text((workdir / "data/a.txt").read_text() + (workdir / "data/b.txt").read_text())
+    return recorder.record_job(STEP, inputs=["data/a.txt", "data/b.txt"], outputs=["out.txt"])
+
+
+def test_outputs_are_content_hashed_and_made_by_their_run(workdir):
+    job = run_merge(Recorder(), workdir)
+    artifact = fl.Artifact.filter(path="out.txt").one()  # relative to the current directory
+    assert artifact.path == str(workdir / "out.txt")
+    assert (artifact.hash, artifact.hash_type) == (sha256(workdir / "out.txt"), "sha256")
+    assert artifact.run.uid == job and artifact.size == 4 and artifact.suffix == ".txt"
+    assert artifact.storage_host and artifact.storage_root
+    assert len(artifact.uid) == 20 and artifact.uid.endswith("0000")
+    run = fl.Run.get(job)
+    assert sorted(a.path for a in run.inputs) == [str(workdir / "data/a.txt"), str(workdir / "data/b.txt")]
+    assert [a.path for a in run.outputs] == [str(workdir / "out.txt")]
+
+
+def test_a_rerun_with_identical_bytes_links_a_replicated_output(workdir):
+    recorder = Recorder()
+    first = run_merge(recorder, workdir)
+    second = run_merge(recorder, workdir)
+    artifact = fl.Artifact.filter(path="out.txt").one()
+    assert artifact.run.uid == first and artifact.version == 1
+    rerun = fl.Run.get(second)
+    assert list(rerun.replicated_output_artifacts) == [artifact]
+    assert rerun.outputs.count() == 0
+    assert [r.uid for r in artifact.replicating_runs] == [second]
+
+
+def test_new_content_at_a_path_is_a_new_version(workdir):
+    recorder = Recorder()
+    run_merge(recorder, workdir)
+    (workdir / "data" / "b.txt").write_text("B changed\n")
+    second = run_merge(recorder, workdir)
+    latest = fl.Artifact.filter(path="out.txt").one()
+    assert latest.version == 2 and latest.run.uid == second
+    versions = latest.versions.all()
+    assert [v.version for v in versions] == [1, 2] and versions[0].uid[:16] == latest.uid[:16]
+    assert [v.is_latest for v in versions] == [0, 1]
+    inputs = {a.path: a.version for a in fl.Run.get(second).inputs}
+    assert inputs[str(workdir / "data/b.txt")] == 2  # the rerun read the new input version
+
+
+def test_different_paths_with_the_same_bytes_stay_different_artifacts(workdir):
+    (workdir / "empty1.log").write_text("")
+    (workdir / "empty2.log").write_text("")
+    Recorder().record_job(STEP, outputs=["empty1.log", "empty2.log"])
+    assert fl.Artifact.filter(hash=sha256(workdir / "empty1.log")).count() == 2
+
+
+def test_folders_hash_their_files(workdir):
+    Recorder().record_job(STEP, outputs=["data"])
+    folder = fl.Artifact.filter(path="data").one()
+    assert folder.kind == "folder" and folder.size == 4 and folder.hash_type == "sha256-dir"
+    (workdir / "data" / "c.txt").write_text("C")
+    Recorder().record_job(STEP, outputs=["data"])
+    assert fl.Artifact.filter(path="data").one().version == 2
+
+
+def test_missing_outputs_are_listed_not_fatal(workdir):
+    job = Recorder().record_job(STEP, inputs=["data/a.txt", "data/gone.txt"], outputs=["never-made.txt"],
+                                status="errored", exit_code=1)
+    run = fl.Run.get(job)
+    assert run.json["missing_outputs"] == [f"{workdir / 'never-made.txt'}: no such file or folder"]
+    assert "gone.txt" in run.json["missing_inputs"][0]
+    assert run.inputs.count() == 1 and run.outputs.count() == 0
+
+
+def test_unreadable_input_is_named(workdir, flowledger_plugin):
+    class Denied:  # root reads every file, so the permission error is raised where reading happens
+        @fl.hookimpl
+        def compute_hash(self, path):
+            raise PermissionError(13, "Permission denied", path)
+
+    flowledger_plugin(Denied(), name="denied")
+    job = Recorder().record_job(STEP, inputs=["data/a.txt"])
+    assert fl.Run.get(job).json["missing_inputs"] == [f"{workdir / 'data/a.txt'}: cannot be read (Permission denied)"]
+
+
+def test_odd_paths_are_recorded_as_they_are(workdir):
+    odd = workdir / "with space é 'quote'.txt"
+    odd.write_text("odd")
+    Recorder().record_job(STEP, outputs=[str(odd)])
+    assert fl.Artifact.filter(path=str(odd)).one().hash == sha256(odd)
+
+
+def test_an_unchanged_file_is_hashed_once(workdir, flowledger_plugin):
+    calls = []
+
+    class Counting:
+        @fl.hookimpl
+        def compute_hash(self, path):
+            calls.append(path)
+            return None  # fall through to the built-in sha256
+
+    flowledger_plugin(Counting(), name="counting")
+    recorder = Recorder()
+    run_merge(recorder, workdir)
+    run_merge(Recorder(), workdir)  # a new recorder: the ledger's cache still knows the inputs
+    assert calls.count(str(workdir / "data/a.txt")) == 1
+
+
+def test_cached_runs_point_at_the_original_outputs(workdir):
+    recorder = Recorder()
+    original = run_merge(recorder, workdir)
+    cached = recorder.record_job(STEP, inputs=["data/a.txt", "data/b.txt"], outputs=["out.txt"], status="cached")
+    run = fl.Run.get(cached)
+    assert run.status == "cached"
+    assert [a.run.uid for a in run.replicated_output_artifacts] == [original]
