@@ -64,6 +64,7 @@ class Recorder:
         self.hasher = Hasher(self.ledger)
         self._transform_ids: dict[TransformSpec, int] = {}
         self._user_ids: dict[str, int] = {}
+        self._me: str | None = None  # the OS user, looked up once (getpass reads /etc/passwd without $USER)
         self._run_ids: dict[str, int] = {}
 
     # ---- the contract -------------------------------------------------------------------------
@@ -104,15 +105,12 @@ class Recorder:
         return uid
 
     def add_inputs(self, uid: str, paths) -> None:
-        prepared = self.prepare(inputs=paths)
-        with self.ledger.write() as conn:
-            run_id = self.run_id(conn, uid)
-            links = self._link(conn, run_id, prepared)
-            self._write_cache(conn, prepared)
-        self._notify(run_id, links, started=False, finished=False)
+        self._add_files(uid, self.prepare(inputs=paths))
 
     def add_outputs(self, uid: str, paths) -> None:
-        prepared = self.prepare(outputs=paths)
+        self._add_files(uid, self.prepare(outputs=paths))
+
+    def _add_files(self, uid: str, prepared: "_Prepared") -> None:
         with self.ledger.write() as conn:
             run_id = self.run_id(conn, uid)
             links = self._link(conn, run_id, prepared)
@@ -301,7 +299,8 @@ class Recorder:
         return self._transform_ids[spec]
 
     def user_id(self, conn, handle: str | None) -> int:
-        handle = handle or current_handle()
+        if not handle:
+            handle = self._me = self._me or current_handle()
         if handle not in self._user_ids:
             conn.execute("INSERT OR IGNORE INTO users (uid, handle, created_at) VALUES (?, ?, ?)",
                          (new_uid(8), handle, now()))

@@ -46,10 +46,7 @@ class Artifact(Record):
             if self.description:
                 conn.execute("UPDATE artifacts SET description = ? WHERE id = ?", (self.description, artifact_id))
             recorder._write_cache(conn, prepared)
-        fresh = Artifact.using(ledger).filter(id=artifact_id).one()
-        object.__setattr__(self, "_row", fresh._row)
-        object.__setattr__(self, "_ledger_ref", ledger)
-        return self
+        return self._become(artifact_id, ledger)
 
     @property
     def storage(self) -> str:

@@ -50,10 +50,7 @@ class Collection(Record):
                 collection_id = cursor.lastrowid
                 conn.executemany("INSERT OR IGNORE INTO collection_artifacts VALUES (?, ?)",
                                  [(collection_id, a.id) for a in members])
-        fresh = Collection.using(ledger).filter(id=collection_id).one()
-        object.__setattr__(self, "_row", fresh._row)
-        object.__setattr__(self, "_ledger_ref", ledger)
-        return self
+        return self._become(collection_id, ledger)
 
     @property
     def artifacts(self) -> Query:

@@ -117,6 +117,14 @@ class Record:
             data[f"{name}_id"] = self._row.get(column)
         return data
 
+    def _become(self, record_id: int, ledger) -> "Record":
+        """Take the saved row `record_id` as this record's state (after an insert)."""
+        fresh = Query(type(self), ledger=ledger).filter(id=record_id).one()
+        object.__setattr__(self, "_row", fresh._row)
+        object.__setattr__(self, "_related", {})
+        object.__setattr__(self, "_ledger_ref", ledger)
+        return self
+
     def refresh(self) -> "Record":
         row = self._store.query(f"SELECT * FROM {self._table} WHERE id = ?", (self.id,))
         object.__setattr__(self, "_row", dict(row[0]))

@@ -25,10 +25,7 @@ class Transform(Record):
         recorder = recorder_for(ledger)
         with ledger.write() as conn:
             transform_id = ensure_transform(conn, spec, recorder.user_id(conn, None))
-        row = ledger.query("SELECT * FROM transforms WHERE id = ?", (transform_id,))[0]
-        object.__setattr__(self, "_row", row)
-        object.__setattr__(self, "_ledger_ref", ledger)
-        return self
+        return self._become(transform_id, ledger)
 
     @property
     def runs(self):
