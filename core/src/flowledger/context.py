@@ -6,7 +6,9 @@ In a script, a run that ends without `finish()` or with an uncaught exception is
 
 import atexit
 import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
 from pathlib import Path
@@ -112,6 +114,15 @@ def _install_guards() -> None:
 
     sys.excepthook = excepthook
     atexit.register(_end, "errored", "the script ended without fl.finish()", None)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminated)
+
+
+def _terminated(signum, frame) -> None:
+    """SIGTERM (a scheduler's kill, `timeout`): record the run as aborted, then die as the signal says."""
+    _end("aborted", "terminated by SIGTERM", None)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _end(status: str, error: str, details: str | None) -> None:

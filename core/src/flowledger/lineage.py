@@ -13,13 +13,14 @@ WITH RECURSIVE
   nodes(kind, id) AS (
     SELECT ?, ?
     UNION
-    SELECT 'run', a.run_id FROM nodes JOIN artifacts a ON nodes.kind = 'artifact' AND a.id = nodes.id
-      WHERE a.run_id IS NOT NULL
+    SELECT 'run', (SELECT a.run_id FROM artifacts a WHERE a.id = nodes.id) FROM nodes WHERE nodes.kind = 'artifact'
     UNION
     SELECT 'artifact', ri.artifact_id FROM nodes JOIN run_inputs ri ON nodes.kind = 'run' AND ri.run_id = nodes.id
   )
-SELECT kind, id FROM nodes
+SELECT kind, id FROM nodes WHERE id IS NOT NULL
 """
+# (The artifact -> run step is a scalar subquery, not a join: with table statistics (ANALYZE) SQLite would
+# otherwise plan the join as a scan of every artifact.)
 
 DESCENDANTS_SQL = """
 WITH RECURSIVE
