@@ -134,3 +134,25 @@ def test_cached_runs_point_at_the_original_outputs(workdir):
     run = fl.Run.get(cached)
     assert run.status == "cached"
     assert [a.run.uid for a in run.replicated_output_artifacts] == [original]
+
+
+def test_a_reader_recorded_before_its_producer_still_connects(workdir):
+    """Recorded out of order (a live stream and an import racing): the producer claims the artifact."""
+    recorder = Recorder()
+    (workdir / "made.txt").write_text("made\n")
+    reader = recorder.record_job(TransformSpec(name="reader"), inputs=["made.txt"])
+    producer = recorder.record_job(TransformSpec(name="producer"), outputs=["made.txt"])
+    artifact = fl.Artifact.filter(path="made.txt").one()
+    assert artifact.run.uid == producer
+    assert [r.uid for r in artifact.input_of_runs] == [reader]
+
+
+def test_a_failed_batch_forgets_what_it_cached(workdir):
+    recorder = Recorder()
+    with pytest.raises(RuntimeError):
+        with recorder.batch():
+            recorder.record_job(TransformSpec(name="rolled back"), outputs=["data/a.txt"])
+            raise RuntimeError("the importer failed half-way")
+    job = recorder.record_job(TransformSpec(name="rolled back"), outputs=["data/a.txt"])
+    assert fl.Run.get(job).transform.name == "rolled back"
+    assert fl.Transform.filter(name="rolled back").count() == 1

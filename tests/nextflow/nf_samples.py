@@ -47,7 +47,7 @@ def build_pipeline(root) -> Path:
 
 def build_run(root, run_name: str, *, trace=True, history=True, log=True, results=True) -> dict:
     """Write the work dirs of one run (and its trace file, history line, log section, published file)."""
-    root = Path(root)
+    root = Path(root).absolute()
     build_pipeline(root)
     tree = work_tree(root)
     run = next(r for r in tree["runs"] if r["runName"] == run_name)
@@ -90,6 +90,59 @@ def build_run(root, run_name: str, *, trace=True, history=True, log=True, result
 
 
 def build_both(root) -> Path:
+    root = Path(root).absolute()
     build_run(root, OK)
     build_run(root, FAIL)
     return Path(root)
+
+
+# ---- a synthesised `-resume` of the OK run: every task CACHED, with the original hash and work dir ----
+RESUMED = "agitated_curie"
+
+
+def resume_trace_text() -> str:
+    lines = (DATA / "trace.txt").read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    out = [header]
+    for row in rows:
+        cells = row.split("\t")
+        cells[4] = "CACHED"
+        out.append("\t".join(cells))
+    return "\n".join(out) + "\n"
+
+
+def resume_weblog(root, run_name: str = RESUMED, session: str = SESSIONS[OK]) -> list[str]:
+    """`started` and `completed` of the resumed run (the weblog never sends cached tasks)."""
+    bodies = weblog_bodies(OK, root)
+    started, completed = json.loads(bodies[0]), json.loads(bodies[-1])
+    for body in (started, completed):
+        body["runName"] = body["metadata"]["workflow"]["runName"] = run_name
+        body["runId"] = body["metadata"]["workflow"]["sessionId"] = session
+        body["metadata"]["workflow"]["resume"] = True
+        body["metadata"]["workflow"]["commandLine"] = "nextflow run main.nf -with-trace -resume"
+    completed["metadata"]["workflow"]["stats"]["cachedCount"] = 7
+    completed["metadata"]["workflow"]["stats"]["succeededCount"] = 0
+    return [json.dumps(started, separators=(",", ":")), json.dumps(completed, separators=(",", ":"))]
+
+
+def build_resumed(root, run_name: str = RESUMED, session: str = SESSIONS[OK]) -> None:
+    """History line, log section and trace file of a `-resume` run whose tasks were all cached."""
+    root = Path(root)
+    if not (root / "work").exists():
+        build_run(root, OK)
+    (root / "trace-20260721-1000.txt").write_text(resume_trace_text())
+    (root / ".nextflow").mkdir(exist_ok=True)
+    with open(root / ".nextflow" / "history", "a") as fh:
+        fh.write(f"2026-07-21 00:00:01\t1.1s\t{run_name}\tOK\t6dff7986e1e2fc7cb7aadfa506603aad\t{session}\t"
+                 f"nextflow run main.nf -with-trace -resume\n")
+    tasks = next(r for r in work_tree(root)["runs"] if r["runName"] == OK)["tasks"]
+    lines = ["Jul-21 00:00:00.300 [main] DEBUG nextflow.cli.Launcher - $> nextflow run main.nf -with-trace -resume",
+             "Jul-21 00:00:00.480 [main] INFO  nextflow.cli.CmdRun - N E X T F L O W  ~  version 26.04.6",
+             f"Jul-21 00:00:01.702 [main] DEBUG nextflow.Session - Session UUID: {session}",
+             f"Jul-21 00:00:01.702 [main] DEBUG nextflow.Session - Run name: {run_name}",
+             f"Jul-21 00:00:01.766 [main] DEBUG nextflow.Session - Work-dir: {root / 'work'} [ext2/ext3]"]
+    lines += [f"Jul-21 00:00:02.000 [Actor Thread 1] INFO  nextflow.processor.TaskProcessor - [{t['hashLog']}] "
+              f"Cached process > {t['name']}" for t in tasks]
+    lines.append("Jul-21 00:00:03.000 [main] DEBUG nextflow.script.ScriptRunner - > Execution complete -- Goodbye")
+    with open(root / ".nextflow.log", "a") as fh:
+        fh.write("\n".join(lines) + "\n")

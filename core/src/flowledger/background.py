@@ -105,7 +105,6 @@ class BackgroundRecorder:
                 for item, ready in zip(batch, prepared):
                     self._apply(recorder, conn, item, ready)
         except Exception:
-            recorder.forget()  # ids cached during the rolled-back transaction are gone
             self._write_one_by_one(recorder, batch)
 
     def _write_one_by_one(self, recorder: Recorder, batch: list) -> None:

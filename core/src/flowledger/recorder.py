@@ -66,6 +66,7 @@ class Recorder:
         self._user_ids: dict[str, int] = {}
         self._me: str | None = None  # the OS user, looked up once (getpass reads /etc/passwd without $USER)
         self._run_ids: dict[str, int] = {}
+        self.ledger.on_rollback.append(self.forget)
 
     # ---- the contract -------------------------------------------------------------------------
     def start_run(self, transform: TransformSpec, *, reference=None, reference_type=None, initiated_by=None,
@@ -116,6 +117,10 @@ class Recorder:
             links = self._link(conn, run_id, prepared)
             self._write_cache(conn, prepared)
         self._notify(run_id, links, started=False, finished=False)
+
+    def batch(self):
+        """Several calls in one transaction (one commit): `with recorder.batch(): ...`; all or nothing."""
+        return self.ledger.write()
 
     def find_run(self, *, reference: str, reference_type: str) -> str | None:
         rows = self.ledger.query("SELECT uid FROM runs WHERE reference = ? AND reference_type = ? ORDER BY id DESC "
@@ -242,9 +247,8 @@ class Recorder:
             artifact_id, _, _, maker, _ = latest
             if role == "input" or maker == run_id:
                 return artifact_id, role
-            if maker is None and artifact_id not in input_ids and not conn.execute(
-                    "SELECT 1 FROM run_inputs WHERE artifact_id = ? LIMIT 1", (artifact_id,)).fetchone():
-                # registered before anyone used it (e.g. `Artifact(path).save()`): this run made it
+            if maker is None and artifact_id not in input_ids:
+                # known, but made by no run yet (registered by hand, or its reader was recorded first): ours
                 conn.execute("UPDATE artifacts SET run_id = ? WHERE id = ?", (run_id, artifact_id))
                 return artifact_id, "output"
             conn.execute("INSERT OR IGNORE INTO run_replicated_artifacts (run_id, artifact_id) VALUES (?, ?)",

@@ -10,13 +10,10 @@ def host() -> str:
     return socket.gethostname()
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=65536)
 def storage_root(folder: str) -> str:
-    """The mount point holding `folder` (cached per folder: it walks up with stat calls)."""
-    path = folder
-    while not os.path.ismount(path):
-        parent = os.path.dirname(path)
-        if parent == path:
-            break
-        path = parent
-    return path
+    """The mount point holding `folder`; cached per folder, so sibling folders cost one check each."""
+    if os.path.ismount(folder):
+        return folder
+    parent = os.path.dirname(folder)
+    return folder if parent == folder else storage_root(parent)

@@ -48,6 +48,7 @@ class Ledger:
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         self.lock = threading.RLock()
+        self.on_rollback: list = []  # callbacks: forget ids cached inside a rolled-back transaction
         self.migrate()
 
     def _connect(self) -> sqlite3.Connection:
@@ -121,19 +122,22 @@ class Ledger:
             try:
                 yield self.conn
             except sqlite3.Error as error:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise _describe(self.path, error) from None
             except BaseException:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise
             try:
                 self.conn.execute("COMMIT")
             except sqlite3.Error as error:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise _describe(self.path, error) from None
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+        for forget in self.on_rollback:
+            forget()
 
     def _begin_immediate(self) -> None:
         deadline = time.monotonic() + LOCK_PATIENCE_S

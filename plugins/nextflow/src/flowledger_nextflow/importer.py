@@ -30,6 +30,7 @@ class ImportResult:
     published: int = 0
     problems: list[str] = field(default_factory=list)
     trace_file: str | None = None
+    outputs_of: dict = field(default_factory=dict)  # output path in a work dir -> task run uid
 
     def summary(self) -> str:
         text = (f"{self.run_name}: {self.recorded} task runs recorded, {self.existing} already recorded, "
@@ -109,8 +110,9 @@ def _choose_trace(candidates: list[Path], info: RunInfo, log: LogRun | None) -> 
             continue
         if not tasks:
             continue
-        if hashes:
-            score = sum(t.hash in hashes for t in tasks) / max(len(tasks), len(hashes))
+        if hashes:  # a resumed run shares hashes with the original: CACHED rows must be its cache hits
+            agree = sum(t.hash in hashes and (t.status == "CACHED") == (t.hash in log.cached) for t in tasks)
+            score = agree / max(len(tasks), len(hashes))
         elif window:
             times = [t.submit for t in tasks if t.submit]
             score = (sum(window[0] <= s <= window[1] for s in times) / len(times)) if times else 0.0
@@ -139,6 +141,8 @@ def import_run(recorder, launch_dir, run_name: str, *, hook_info: RunInfo | None
                warn=None) -> ImportResult:
     """Record one run (workflow Run + one Run per task + published files) through `recorder`."""
     launch_dir = Path(launch_dir).absolute()
+    if not launch_dir.is_dir():
+        raise NextflowError(f"launch dir {launch_dir} does not exist")
     if history is None:
         history = _history(launch_dir, required=hook_info is None)
     entry = next((e for e in reversed(history) if e.run_name == run_name), None)
@@ -162,9 +166,11 @@ def record_tasks(recorder, info: RunInfo, launch_dir: Path, log: LogRun | None, 
     wf_uid = run_uid(info)
     result = ImportResult(run_name=info.run_name, run_uid=wf_uid, trace_file=trace_path)
     existing = existing_runs(recorder, wf_uid)
+    already_final = existing.get(wf_uid) in FINAL
     if wf_uid not in existing:
         recorder.start_run(pipeline_spec(info), **start_kwargs(info))
     outputs_of: dict[str, str] = {}
+    pending: list = []
     for task in tasks:
         if not task.workdir:
             task.workdir = _find_workdir(info.work_dir, task.hash)
@@ -184,19 +190,82 @@ def record_tasks(recorder, info: RunInfo, launch_dir: Path, log: LogRun | None, 
                 outputs_of[path] = uid
         if uid in existing:
             result.existing += 1
+            if existing[uid] not in FINAL:  # started live, not finished yet: finish it here, in order
+                _flush(recorder, pending, wf_uid, result)
+                _complete(recorder, uid, task_job(info, task, wd, problem))
             continue
-        recorder.record_job(process_spec(info, task), **task_job(info, task, wd, problem))
-        result.recorded += 1
+        pending.append((uid, process_spec(info, task), task_job(info, task, wd, problem)))
+        if len(pending) >= BATCH:
+            _flush(recorder, pending, wf_uid, result)
+    _flush(recorder, pending, wf_uid, result)
+    result.outputs_of = outputs_of
+    if info.success is False and info.exit_status is None:
+        _describe_failure(info, tasks)
+    elif info.success and info.exit_status is None:
+        info.exit_status = 0
     if not only_cached:
         for path, uid in find_published(output_folders(info, launch_dir, output_dirs), outputs_of, info.work_dir):
             recorder.add_outputs(uid, [path])
             result.published += 1
-    if info.success is not None:
+    if info.success is not None and not already_final:
         recorder.finish_run(wf_uid, **finish_kwargs(info))
     if warn and result.problems:
         warn(f"{info.run_name}: {len(result.problems)} task(s) recorded without inputs/outputs; first: "
              f"{result.problems[0]}")
     return result
+
+
+BATCH = 200  # task runs per transaction: fewer commits; the write lock is held for one batch at most
+
+
+def _flush(recorder, pending: list, wf_uid: str, result: ImportResult) -> None:
+    """Record queued task runs in one transaction; if it fails, one by one, so nothing else is lost."""
+    if not pending:
+        return
+    jobs, pending[:] = list(pending), []
+    ledger = getattr(recorder, "ledger", None)
+    if ledger is not None and len(jobs) > 1:
+        try:
+            with ledger.write():  # the recorder's own transactions join this one
+                for _, spec, job in jobs:
+                    recorder.record_job(spec, **job)
+            result.recorded += len(jobs)
+            return
+        except Exception:
+            _forget(recorder)
+    for uid, spec, job in jobs:
+        try:
+            recorder.record_job(spec, **job)
+        except Exception:
+            _forget(recorder)
+            if uid in existing_runs(recorder, wf_uid):  # recorded meanwhile (a live receiver)
+                result.existing += 1
+                continue
+            raise
+        result.recorded += 1
+
+
+def _forget(recorder) -> None:
+    """After a rolled-back transaction, ids the recorder remembered from it are gone."""
+    forget = getattr(recorder, "forget", None)
+    if forget:
+        forget()
+
+
+def _describe_failure(info: RunInfo, tasks: list[Task]) -> None:
+    """Exit status and message of a failed run, from its failing task (what the weblog reports)."""
+    failed = [t for t in tasks if t.status == "FAILED" and (t.error_action or "TERMINATE") in ("TERMINATE", "FINISH")]
+    if not failed:
+        failed = [t for t in tasks if t.status == "FAILED"]
+    if failed:
+        task = failed[-1]
+        info.exit_status = task.exit
+        if not info.error_message and task.workdir:
+            try:
+                err = Path(task.workdir, ".command.err").read_text(errors="replace").strip()
+            except OSError:
+                err = ""
+            info.error_message = err[-2000:] or None
 
 
 def output_folders(info: RunInfo, launch_dir: Path, extra=()) -> list[str]:
@@ -213,17 +282,30 @@ def output_folders(info: RunInfo, launch_dir: Path, extra=()) -> list[str]:
     return unique
 
 
-def existing_runs(recorder, wf_uid: str) -> set[str]:
-    """Uids of the workflow run and its task runs already in the ledger."""
+FINAL = ("completed", "errored", "aborted", "cached")
+
+
+def existing_runs(recorder, wf_uid: str) -> dict[str, str]:
+    """{uid: status} of the workflow run and its task runs already in the ledger."""
     from flowledger.models import Run
 
     ledger = getattr(recorder, "ledger", None)
     query = Run.using(ledger) if ledger is not None else Run
-    found = {r.uid for r in query.filter(uid=wf_uid).all()}
+    found = {r.uid: r.status for r in query.filter(uid=wf_uid).all()}
     if found:
-        found |= {r.uid for r in (Run.using(ledger) if ledger is not None else Run)
-                  .filter(initiated_by_run__uid=wf_uid).all()}
+        found.update({r.uid: r.status for r in (Run.using(ledger) if ledger is not None else Run)
+                      .filter(initiated_by_run__uid=wf_uid).all()})
     return found
+
+
+def _complete(recorder, uid: str, job: dict) -> None:
+    """Finish a task run another recorder started: its files, then its final status."""
+    if job["inputs"]:
+        recorder.add_inputs(uid, job["inputs"])
+    if job["outputs"]:
+        recorder.add_outputs(uid, job["outputs"])
+    recorder.finish_run(uid, status=job["status"], finished_at=job["finished_at"], exit_code=job["exit_code"],
+                        error=job["error"], json=job["json"])
 
 
 def _history(launch_dir: Path, required: bool = True) -> list[HistoryEntry]:

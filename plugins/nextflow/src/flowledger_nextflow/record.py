@@ -7,7 +7,7 @@ twice (live, then by the onComplete hook or an import) finds the runs already th
 
 import hashlib
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from flowledger.recorder import TransformSpec
 
@@ -88,15 +88,22 @@ def _read(path: str | None, limit: int) -> str | None:
         return None
 
 
+def _mtime(folder: str | None, name: str):
+    try:
+        return datetime.fromtimestamp(os.stat(os.path.join(folder, name)).st_mtime, timezone.utc)
+    except (OSError, TypeError):
+        return None
+
+
 def task_times(task: Task):
-    """(started_at, finished_at): exact from raw times; derived from submit + duration otherwise."""
-    started = task.start or task.submit
-    finished = task.complete
+    """(started_at, finished_at): the trace's start/complete; else `.command.begin` / `.exitcode` mtimes
+    (what the task script touches when it starts and writes when it ends); else submit + duration."""
+    started = task.start or (_mtime(task.workdir, ".command.begin") if task.status != "CACHED" else None)
+    finished = task.complete or (_mtime(task.workdir, ".exitcode") if task.status != "CACHED" else None)
+    started = started or task.submit
     duration = task.resources.get("duration")
     if finished is None and task.submit is not None and duration is not None:
         finished = task.submit + timedelta(milliseconds=duration)
-    if task.start is None and finished is not None and task.resources.get("realtime") is not None:
-        started = finished - timedelta(milliseconds=task.resources["realtime"])
     return started, finished
 
 

@@ -10,7 +10,6 @@ import os
 import re
 import shlex
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .errors import NextflowError
 
@@ -85,10 +84,13 @@ def parse_staging(text: str, workdir: str) -> list[StagedInput]:
 def _staging_command(command: str, workdir: str) -> StagedInput | None:
     if not command.startswith(("ln ", "cp ")):
         return None
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return None
+    if "\\" in command or "'" in command or '"' in command:
+        try:
+            words = shlex.split(command)  # escaped or quoted names: the slow, exact way
+        except ValueError:
+            return None
+    else:
+        words = command.split()
     args = [w for w in words[1:] if not w.startswith("-")]
     flags = "".join(w for w in words[1:] if w.startswith("-"))
     if len(args) != 2:

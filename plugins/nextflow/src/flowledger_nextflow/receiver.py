@@ -1,0 +1,179 @@
+"""`flowledger nextflow serve`: an HTTP endpoint for nf-weblog that records runs while they happen.
+
+One request at a time (HTTP/1.0, a short socket timeout), so events are queued in the order Nextflow
+sent them; a worker thread records them. Loopback by default; with a token, requests must carry
+`Authorization: Basic base64(token)` as nf-weblog sends it for `basicToken = 'token'`. Every bad request
+gets a 4xx with a one-line reason and the server keeps going.
+"""
+
+import base64
+import hmac
+import json
+import queue
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+from .errors import NextflowError
+from .events import parse_event
+from .live import LiveRecorder
+
+MAX_BODY = 8 * 1024 * 1024  # a `started` event with big params is tens of KB
+DRAIN_LIMIT = 64 * 1024 * 1024
+_STOP = object()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "flowledger-nextflow"
+    timeout = 10
+
+    def log_message(self, format, *args):  # quiet: one line per problem instead, from the receiver
+        pass
+
+    def _answer(self, code: int, message: str) -> None:
+        body = json.dumps({"status": code, "message": message}).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        if code == 401:
+            self.send_header("WWW-Authenticate", 'Basic realm="flowledger"')
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path.rstrip("/") in ("", "/health"):
+            self._answer(200, "flowledger nextflow receiver: POST weblog events here")
+        else:
+            self._answer(404, f"no such resource {self.path!r}")
+
+    def do_POST(self):
+        receiver: "Receiver" = self.server.receiver
+        if not receiver.authorized(self.headers.get("Authorization")):
+            receiver.rejected += 1
+            return self._answer(401, "missing or wrong token")
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            receiver.rejected += 1
+            return self._answer(411, "Content-Length required")
+        if int(length) > receiver.max_body:
+            receiver.rejected += 1
+            self.close_connection = True
+            self._discard(int(length))
+            return self._answer(413, f"body of {length} bytes exceeds the limit of {receiver.max_body}")
+        try:
+            body = self.rfile.read(int(length))
+        except OSError:
+            receiver.rejected += 1
+            return self._answer(400, "could not read the body")
+        try:
+            event = parse_event(body)
+        except NextflowError as exc:
+            receiver.rejected += 1
+            receiver.warn(f"rejected a weblog request: {exc}")
+            return self._answer(400, str(exc))
+        receiver.queue.put(event)
+        receiver.accepted += 1
+        self._answer(200, "ok")
+
+    def _discard(self, length: int) -> None:
+        """Read (and drop) a moderately oversized body, so the client sees the 413, not a reset."""
+        left = min(length, DRAIN_LIMIT)
+        try:
+            while left > 0:
+                chunk = self.rfile.read(min(left, 1 << 16))
+                if not chunk:
+                    break
+                left -= len(chunk)
+        except OSError:
+            pass
+
+    def _not_allowed(self):
+        self._answer(405, f"method {self.command} not allowed: POST weblog events")
+
+    do_PUT = do_DELETE = do_PATCH = _not_allowed
+
+
+class Receiver:
+    """A weblog receiver; `start()` serves in a thread, `serve_forever()` in this one; `stop()` drains."""
+
+    def __init__(self, recorder_factory, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
+                 max_body: int = MAX_BODY, warn=None):
+        self.token = token
+        self.max_body = max_body
+        self.warn = warn or (lambda msg: print(f"flowledger: WARNING: {msg}", file=sys.stderr, flush=True))
+        self.queue: queue.Queue = queue.Queue()
+        self.accepted = self.rejected = self.failed = 0
+        self._recorder_factory = recorder_factory
+        self.server = HTTPServer((host, port), _Handler)
+        self.server.receiver = self
+        self._worker = threading.Thread(target=self._work, name="flowledger-nextflow-worker", daemon=True)
+        self._worker.start()
+        self._thread = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/nextflow"
+
+    def authorized(self, header: str | None) -> bool:
+        if not self.token:
+            return True
+        if not header:
+            return False
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "basic":
+            expected = base64.b64encode(self.token.encode()).decode()
+            return hmac.compare_digest(value.strip(), expected)
+        if scheme.lower() == "bearer":
+            return hmac.compare_digest(value.strip(), self.token)
+        return False
+
+    def _work(self) -> None:
+        recorder = self._recorder_factory()
+        live = LiveRecorder(recorder, warn=self.warn)
+        self.live = live
+        try:
+            while True:
+                event = self.queue.get()
+                try:
+                    if event is _STOP:
+                        return
+                    live.handle(event)
+                except Exception as exc:  # a recording failure never stops the receiver
+                    self.failed += 1
+                    getattr(recorder, "forget", lambda: None)()  # ids from a rolled-back transaction
+                    self.warn(f"could not record {event.kind!r} of run {event.run_name!r}: {exc}")
+                finally:
+                    self.queue.task_done()
+        finally:
+            try:
+                recorder.close()
+            except Exception:
+                pass
+
+    def wait_idle(self) -> None:
+        """Block until every accepted event is recorded."""
+        self.queue.join()
+
+    def start(self) -> "Receiver":
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), name="flowledger-nextflow-http",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        try:
+            self.server.serve_forever()
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop listening, record what is queued, close the ledger."""
+        if self._thread is not None:
+            self.server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self.server.server_close()
+        if self._worker.is_alive():
+            self.queue.put(_STOP)
+            self._worker.join()
