@@ -223,33 +223,24 @@ def _flush(recorder, pending: list, wf_uid: str, result: ImportResult) -> None:
     if not pending:
         return
     jobs, pending[:] = list(pending), []
-    ledger = getattr(recorder, "ledger", None)
-    if ledger is not None and len(jobs) > 1:
+    if len(jobs) > 1:
         try:
-            with ledger.write():  # the recorder's own transactions join this one
+            with recorder.batch():  # one commit; a failure rolls back the batch and the recorder forgets it
                 for _, spec, job in jobs:
                     recorder.record_job(spec, **job)
             result.recorded += len(jobs)
             return
         except Exception:
-            _forget(recorder)
+            pass  # record one by one below, so that one bad task loses nothing else
     for uid, spec, job in jobs:
         try:
             recorder.record_job(spec, **job)
         except Exception:
-            _forget(recorder)
             if uid in existing_runs(recorder, wf_uid):  # recorded meanwhile (a live receiver)
                 result.existing += 1
                 continue
             raise
         result.recorded += 1
-
-
-def _forget(recorder) -> None:
-    """After a rolled-back transaction, ids the recorder remembered from it are gone."""
-    forget = getattr(recorder, "forget", None)
-    if forget:
-        forget()
 
 
 def _describe_failure(info: RunInfo, tasks: list[Task]) -> None:

@@ -132,9 +132,6 @@ class LiveRecorder:
             write()
             return True
         except Exception:
-            forget = getattr(self.rec, "forget", None)
-            if forget:  # the transaction rolled back: ids the recorder remembered from it are gone
-                forget()
             if uid in existing_runs(self.rec, run.uid):
                 run.known.add(uid)
                 return False
