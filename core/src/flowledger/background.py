@@ -8,11 +8,13 @@ warning) and goes on; every batch committed before the failure stays.
 import queue
 import sys
 import threading
+import time
 
 from .recorder import FINAL_STATUSES, Recorder, TransformSpec
 from .ids import new_uid
 
 MAX_BATCH = 500
+LINGER_S = 0.05  # after the first queued call, wait this long for more, so a trickle still shares commits
 _STOP = object()
 
 
@@ -74,6 +76,7 @@ class BackgroundRecorder:
         while not stop:
             batch, waiters = [], []
             item = self._queue.get()
+            deadline = time.monotonic() + LINGER_S
             while True:
                 if item is _STOP:
                     stop = True
@@ -81,10 +84,10 @@ class BackgroundRecorder:
                     waiters.append(item)
                 else:
                     batch.append(item)
-                if stop or len(batch) >= MAX_BATCH:
-                    break
+                if stop or waiters or len(batch) >= MAX_BATCH:
+                    break  # flush() and close() do not wait for the window
                 try:
-                    item = self._queue.get_nowait()
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
                     break
             if batch:

@@ -342,7 +342,8 @@ def ensure_transform(conn, spec: TransformSpec, user_id: int) -> int:
                        (spec.name, version)).fetchone()
     if row:
         return row[0]
-    family = conn.execute("SELECT uid FROM transforms WHERE name = ? ORDER BY id", (spec.name,)).fetchall()
+    family = conn.execute("SELECT uid FROM transforms WHERE name = ? AND type = ? ORDER BY id",
+                          (spec.name, spec.type)).fetchall()
     stem = family[0][0][:12] if family else new_uid(12)
     cursor = conn.execute(
         "INSERT INTO transforms (uid, name, version, type, description, reference, reference_type, source_code, "

@@ -75,6 +75,7 @@ def import_executions(
 
 
 def _import_execution(rec: Any, session: Any, ex: Any, base: str) -> Imported:
+    from flowledger.ids import new_uid
     from flowledger.recorder import TransformSpec
     from redun.backends.db import Job, Tag
     from redun.backends.base import TagEntity
@@ -109,11 +110,7 @@ def _import_execution(rec: Any, session: Any, ex: Any, base: str) -> Imported:
     )
     attributed: set[str] = set()
     errors: dict[str, str] = {}  # error value hash -> the job it first appeared in
-    uids: dict[str, str] = {}
-    from flowledger.ids import new_uid
-
-    for job in jobs:
-        uids[job.id] = new_uid(16)
+    uids = {job.id: new_uid(16) for job in jobs}  # known up front: children name their parent's run
     for job in jobs:
         node = job.call_node
         status = STATUS[job.status]

@@ -9,7 +9,8 @@ job. That is all we need. These attributes are public but undocumented: the plug
 `redun>=0.44,<0.45` and a canary test checks them.
 
 Everything here runs on redun's scheduler thread, so it only walks values and queues calls on a
-`BackgroundRecorder`, which hashes files and writes the ledger on its own thread.
+`BackgroundRecorder`, which hashes files and writes the ledger on its own thread (finished jobs
+are handed over in bursts, see `_queue_job`).
 
 Choices:
 - A job's Run is initiated by the execution's Run (as every plugin's job runs are); the parent job
@@ -29,17 +30,15 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from flowledger.ids import new_uid
+
 from .decorator import lineage_of
 from .values import job_inputs, job_outputs
 
 REFERENCE_TYPE = "redun_id"
+FLUSH_SECONDS = 0.5
+FLUSH_JOBS = 200
 JOB_REFERENCE_TYPE = "redun_job_id"
-
-
-def new_uid() -> str:
-    from flowledger.ids import new_uid as core_new_uid
-
-    return core_new_uid(16)
 
 
 @dataclass
@@ -50,7 +49,6 @@ class JobState:
     started_at: float
     inputs: list[str]
     json: dict[str, Any]
-    cached: bool
     task: Any
     remote: list[str] = field(default_factory=list)
 
@@ -61,10 +59,8 @@ class ExecutionObserver:
     @classmethod
     def open(cls, ledger: Optional[str], root_task: Any) -> "ExecutionObserver":
         """An observer writing through a `BackgroundRecorder` (hashing and writes off redun's thread)."""
-        try:
-            from flowledger.recorder import BackgroundRecorder
-        except ImportError:  # the contract names flowledger.recorder; the core keeps it here
-            from flowledger.background import BackgroundRecorder
+        from flowledger.background import BackgroundRecorder
+
         observer = cls(None, root_task)
         observer.rec = BackgroundRecorder(db=ledger, warn=observer._warn)
         return observer
@@ -82,6 +78,8 @@ class ExecutionObserver:
         self.transforms: dict[str, Any] = {}
         self.failed = False
         self.warned = False
+        self.pending: list[dict[str, Any]] = []  # finished jobs not yet handed to the recorder
+        self.flushed_at = time.monotonic()
         self.cpu_ns = 0  # scheduler-thread CPU spent in our hooks (bench, logs)
         self.jobs_seen = 0
 
@@ -123,12 +121,18 @@ class ExecutionObserver:
     def job_started(self, job: Any, *_: Any, **__: Any) -> None:
         self._guarded(self._job_started, job)
 
+    def idle(self, *_: Any, **__: Any) -> None:
+        """redun's event loop had nothing to do for a while: hand over the jobs that finished."""
+        if self.pending:
+            self._guarded(self._flush_jobs)
+
     def finish(self, status: str, error: Optional[BaseException]) -> None:
         """Close open jobs as aborted, finish the execution's Run, flush the recorder."""
         try:
             self._guarded(self._finish, status, error)
         finally:
             try:
+                self._flush_jobs()  # also after a failure: what was recorded before it stays
                 self.rec.close()
             except Exception as exc:
                 self._fail(exc)
@@ -153,7 +157,7 @@ class ExecutionObserver:
             reference_type=REFERENCE_TYPE,
             json={"args": list(argv), "tags": {}, "cwd": os.getcwd()},
             status="started",
-            uid=new_uid(),
+            uid=new_uid(16),
         )
 
     def _tags_recorded(self, tags: Any) -> None:
@@ -164,7 +168,7 @@ class ExecutionObserver:
         if self.exec_uid is None or job.id in self.job_uids:
             return
         self.jobs_seen += 1
-        uid = new_uid()
+        uid = new_uid(16)
         self.job_uids[job.id] = uid
         parent = job.parent_job
         inputs, remote = job_inputs(job.args)
@@ -181,7 +185,7 @@ class ExecutionObserver:
                 json["parent_run_uid"] = self.job_uids[parent.id]
         if meta.get("key"):
             json["output_key"] = meta["key"]
-        state = JobState(uid, time.time(), inputs, json, bool(job.was_cached), job.task, remote)
+        state = JobState(uid, time.time(), inputs, json, job.task, remote)
         self.open_jobs[job.id] = state
         job.result_promise.then(
             lambda result: self._guarded(self._job_done, job, state, result),
@@ -211,7 +215,7 @@ class ExecutionObserver:
             state.json["call_hash"] = job.call_hash
         if state.remote:
             state.json["remote_files"] = sorted(set(state.remote))
-        self.rec.record_job(
+        self._queue_job(
             transform=self._transform(job.task),
             inputs=state.inputs,
             outputs=outputs,
@@ -225,6 +229,24 @@ class ExecutionObserver:
             error=error,
             uid=state.uid,
         )
+
+    def _queue_job(self, **fields: Any) -> None:
+        """Hand finished jobs to the recorder in bursts.
+
+        Jobs settle one at a time, tens of milliseconds apart; passed on one by one, each would wake
+        the recorder's thread for a transaction of its own. In bursts (every FLUSH_SECONDS, or
+        FLUSH_JOBS jobs) they share one, and the recorder competes less with redun for the GIL.
+        """
+        self.pending.append(fields)
+        now = time.monotonic()
+        if len(self.pending) >= FLUSH_JOBS or now - self.flushed_at >= FLUSH_SECONDS:
+            self._flush_jobs(now)
+
+    def _flush_jobs(self, now: Optional[float] = None) -> None:
+        pending, self.pending = self.pending, []
+        self.flushed_at = now or time.monotonic()
+        for fields in pending:
+            self.rec.record_job(**fields)
 
     def _transform(self, task: Any) -> Any:
         spec = self.transforms.get(task.hash)
@@ -250,7 +272,7 @@ class ExecutionObserver:
             # redun is fail-fast: jobs still running when it stopped are left RUNNING in its
             # database. We say what happened to them.
             self.open_jobs.pop(job_id)
-            self.rec.record_job(
+            self._queue_job(
                 transform=self._transform(state.task),
                 inputs=state.inputs,
                 outputs=[],
@@ -263,6 +285,7 @@ class ExecutionObserver:
                 json=state.json,
                 uid=state.uid,
             )
+        self._flush_jobs()
         self.rec.finish_run(
             self.exec_uid,
             status=status,

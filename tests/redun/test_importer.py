@@ -1,0 +1,80 @@
+"""`flowledger redun import` agrees with live recording on the same executions."""
+
+import redun
+from click.testing import CliRunner
+
+import flowledger as fl
+from flowledger_redun import Scheduler
+from flowledger_redun.importer import import_executions
+
+from redun_testlib import comparable, ledger_jobs, redun_config, redun_executions, use_ledger
+
+
+def run(wf, root, fail_on="", scheduler_class=Scheduler):
+    scheduler = scheduler_class(config=redun_config(root))
+    scheduler.load()
+    try:
+        scheduler.run(wf.main("data", "out", fail_on))
+    except ValueError:
+        pass
+    return redun_executions(root / "redun.db")[-1]
+
+
+def summary(execution_id):
+    run_ = fl.Run.filter(reference=execution_id, reference_type="redun_id").one()
+    transform = run_.transform
+    return (run_.status, run_.error, transform.name, transform.type, transform.version, run_.json["args"],
+            run_.json["tags"])
+
+
+def test_import_agrees_with_live_recording(project, wf, monkeypatch, tmp_path):
+    live_db, imported_db = tmp_path / "live.db", tmp_path / "imported.db"
+    db_uri = f"sqlite:///{project / 'redun.db'}"
+    executions = []
+    use_ledger(monkeypatch, live_db)
+    for step in ("fresh", "cached", "changed", "failed"):
+        if step == "changed":
+            (project / "data/sample_C.txt").write_text("other words\n")
+        execution_id = run(wf, project, fail_on="sample_A" if step == "failed" else "")
+        executions.append(execution_id)
+        # Import right away, so both ledgers hash the same file contents.
+        [done] = import_executions(db_uri, execution=execution_id[:8], base_dir=str(project), ledger=str(imported_db))
+        assert done.run_uid is not None
+    for execution_id in executions:
+        use_ledger(monkeypatch, live_db)
+        live, live_run = ledger_jobs(execution_id, project), summary(execution_id)
+        use_ledger(monkeypatch, imported_db)
+        imported, imported_run = ledger_jobs(execution_id, project), summary(execution_id)
+        assert imported_run == live_run
+        assert comparable(imported) == comparable(live)
+    statuses = {job["status"] for job in ledger_jobs(executions[2], project).values()}
+    assert statuses == {"completed", "cached"}
+
+
+def test_cli_imports_each_execution_once(project, wf, monkeypatch):
+    from flowledger.cli import cli
+
+    run(wf, project, scheduler_class=redun.Scheduler)
+    run(wf, project, scheduler_class=redun.Scheduler)
+    assert fl.Run.filter(reference_type="redun_id").count() == 0
+    runner = CliRunner()
+    db_uri = f"sqlite:///{project / 'redun.db'}"
+    result = runner.invoke(cli, ["redun", "import", "--db-uri", db_uri])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("imported as run") == 2
+    runs = fl.Run.filter(reference_type="redun_id").all()
+    assert len(runs) == 2
+    first, second = sorted(runs, key=lambda r: r.started_at)
+    assert {j.status for j in first.children.all()} == {"completed"}
+    assert {j.status for j in second.children.all()} == {"cached"}
+    report = fl.Artifact.filter(path=str(project / "out/report.tsv")).one()
+    assert report.run.transform.name == "fl_test.merge_report"
+    again = runner.invoke(cli, ["redun", "import", "--db-uri", db_uri])
+    assert again.exit_code == 0 and again.output.count("already in the ledger") == 2
+
+
+def test_cli_errors_are_clear(project):
+    from flowledger.cli import cli
+
+    result = CliRunner().invoke(cli, ["redun", "import", "--db-uri", "sqlite:///nowhere/redun.db"])
+    assert result.exit_code != 0 and "no redun database" in result.output
