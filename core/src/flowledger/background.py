@@ -19,7 +19,11 @@ _STOP = object()
 
 
 class BackgroundRecorder:
-    """The Recorder's contract, asynchronous. Call `close()` at the end to flush and wait."""
+    """The Recorder's contract, asynchronous. Call `close()` at the end to flush and wait.
+
+    `warn` receives the one warning (default: printed to stderr); a plugin passes its own to route it
+    through the workflow manager's logging or to share one warning with its own errors.
+    """
 
     def __init__(self, db=None, *, warn=None, name: str = "flowledger-recorder"):
         self._db = db
@@ -58,11 +62,13 @@ class BackgroundRecorder:
         self._queue.put(done)
         done.wait(timeout)
 
-    def close(self, timeout: float | None = None) -> None:
+    def close(self, timeout: float | None = None) -> bool:
+        """Flush and stop; False if `timeout` ran out first (the ledger locked for long, say)."""
         if not self._closed:
             self._closed = True
             self._queue.put(_STOP)
         self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     # ---- the worker --------------------------------------------------------------------------
     def _put(self, method: str, *args, **kwargs) -> None:

@@ -35,6 +35,14 @@ class LogHandlerSettings(LogHandlerSettingsBase):
             "env_var": True,
         },
     )
+    wait: Optional[float] = field(
+        default=None,
+        metadata={
+            "help": "Seconds to wait at the end for the ledger to be written (default: 300); a ledger locked "
+                    "for longer is given up on with a warning",
+            "env_var": True,
+        },
+    )
 
 
 class LogHandler(LogHandlerBase):
@@ -49,12 +57,17 @@ class LogHandler(LogHandlerBase):
         self._tracker: Any = None
         self._probe: Any = None
         try:
+            from .events import from_record
             from .tracker import TrackerSettings, WorkflowTracker
+
+            self._from_record = from_record
 
             settings = self.settings if isinstance(self.settings, LogHandlerSettings) else LogHandlerSettings()
             dryrun = bool(getattr(self.common_settings, "dryrun", False))
-            self._tracker = WorkflowTracker(TrackerSettings(db=settings.db, name=settings.name),
-                                            snakemake_major=9, is_dryrun=lambda: dryrun)
+            tracker_settings = TrackerSettings(db=settings.db, name=settings.name)
+            if settings.wait is not None:
+                tracker_settings.wait = float(settings.wait)
+            self._tracker = WorkflowTracker(tracker_settings, snakemake_major=9, is_dryrun=lambda: dryrun)
             if not dryrun:
                 self._probe = _StackProbe(self._tracker)
                 logging.getLogger(SNAKEMAKE_LOGGER).addFilter(self._probe)
@@ -69,9 +82,7 @@ class LogHandler(LogHandlerBase):
         if tracker is None:
             return
         try:
-            from .events import from_record
-
-            event = from_record(record)
+            event = self._from_record(record)
         except Exception:
             return
         if event is not None:

@@ -26,7 +26,9 @@ JOB_ERROR = "job_error"
 ERROR = "error"
 INFO = "info"
 
-_JOB_FIELDS = ("input", "output", "log")
+LOGFILE_MESSAGE = "Complete log"  # "Complete log(s): PATH" (9) / "Complete log: PATH" (8)
+INTERRUPT_MESSAGE = "Terminating processes on user request"  # Ctrl-C; 9 sends no error event for it
+PLAIN_MESSAGES = (LOGFILE_MESSAGE, INTERRUPT_MESSAGE)
 
 
 @dataclass
@@ -50,6 +52,16 @@ def parse_exit_code(text: str | None) -> int | None:
         return None
     found = _EXIT_STATUS.findall(str(text))
     return int(found[-1]) if found else None
+
+
+def parse_job_stats(text: str | None) -> dict[str, int] | None:
+    """Snakemake 8's run_info is the job-count table as text ("job  count / ---- / rule  3 / total  11")."""
+    stats: dict[str, int] = {}
+    for line in str(text or "").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            stats[parts[0]] = int(parts[1])
+    return stats or None
 
 
 def jsonable(value: Any, _depth: int = 0) -> Any:
@@ -132,7 +144,10 @@ def from_record(record: Any) -> Event | None:
     attrs = record.__dict__
     time = float(getattr(record, "created", 0.0) or 0.0)
     thread = getattr(record, "threadName", None)
-    if kind is None:
+    if kind is None:  # a plain message: only the log file's name and a Ctrl-C matter
+        text = getattr(record, "msg", None)
+        if isinstance(text, str) and text.startswith(PLAIN_MESSAGES):
+            return Event(INFO, time, thread, {"msg": text})
         return None
     kind = str(getattr(kind, "value", kind))
     if kind == WORKFLOW_STARTED:
@@ -194,7 +209,7 @@ def from_message(msg: dict[str, Any]) -> Event | None:
         found = _PROVIDED_CORES.search(str(msg.get("msg") or ""))
         return Event(RESOURCES_INFO, time, thread, {"cores": int(found.group(1))}) if found else None
     if level == "run_info":
-        return Event(RUN_INFO, time, thread, {"stats_text": msg.get("msg")})
+        return Event(RUN_INFO, time, thread, {"stats": parse_job_stats(msg.get("msg"))})
     if level == "info":
         return Event(INFO, time, thread, {"msg": msg.get("msg")})
     return None

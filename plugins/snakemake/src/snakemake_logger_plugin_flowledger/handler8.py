@@ -42,8 +42,10 @@ def log_handler(msg: dict) -> None:
             event = from_message(msg)
             if event is not None:
                 tracker.handle(event)
-    except Exception:
-        _disabled = True  # a bug here must not reach Snakemake
+    except Exception as error:  # a bug here (or a broken install) must not reach Snakemake
+        _disabled = True
+        print(f"WARNING: flowledger stopped recording this workflow ({type(error).__name__}: {error}); the "
+              "workflow is not affected.", file=sys.stderr, flush=True)
 
 
 _WANTED = {"job_info", "shellcmd", "job_finished", "job_error", "error", "resources_info", "run_info", "info"}
@@ -84,6 +86,10 @@ def _get_tracker() -> Any:
         db=os.environ.get("SNAKEMAKE_LOGGER_FLOWLEDGER_DB") or None,
         name=os.environ.get("SNAKEMAKE_LOGGER_FLOWLEDGER_NAME") or None,
     )
+    try:
+        settings.wait = float(os.environ["SNAKEMAKE_LOGGER_FLOWLEDGER_WAIT"])
+    except (KeyError, ValueError):
+        pass
     _tracker = WorkflowTracker(settings, snakemake_major=8, is_dryrun=_is_dryrun)
     _register_exit(_finish)
     return _tracker

@@ -36,15 +36,9 @@ class Warner:
 
 
 def default_factory(db: str | None, warn: Callable[[str], None]) -> Any:
-    """The core's BackgroundRecorder (falls back to the synchronous Recorder on an older core)."""
-    try:
-        from flowledger.recorder import BackgroundRecorder
-    except ImportError:
-        try:
-            from flowledger.background import BackgroundRecorder
-        except ImportError:  # pragma: no cover - a core that predates the contract
-            from flowledger.recorder import Recorder
-            return Recorder(db=db)
+    """The core's BackgroundRecorder, warning through `warn`."""
+    from flowledger.background import BackgroundRecorder
+
     return BackgroundRecorder(db=db, warn=warn)
 
 
@@ -84,11 +78,17 @@ class SafeRecorder:
     def record_job(self, *args: Any, **kwargs: Any) -> str | None:
         return self._call("record_job", *args, **kwargs)
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
+        """Flush and wait, at most `timeout` seconds (a ledger locked for long must not hold Snakemake)."""
         recorder, self._recorder = self._recorder, None
         if recorder is None:
             return
         try:
-            recorder.close()
+            finished = recorder.close(timeout=timeout)
         except Exception as error:
             self.warner.warn_error("flowledger could not finish writing the ledger", error)
+            return
+        if not finished:
+            self.warner.warn(f"flowledger gave up waiting for the ledger {self.db or ''} after {timeout:g} s "
+                             "(locked by another process, or slow to hash); the workflow is not affected, and "
+                             "the records written before stay. Further recording errors are not shown.")

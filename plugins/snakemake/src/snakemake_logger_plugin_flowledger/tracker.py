@@ -30,6 +30,7 @@ JOB_REFERENCE_TYPE = "snakemake_job"
 class TrackerSettings:
     db: str | None = None  # None: FLOWLEDGER_DB, nearest .flowledger/ledger.db, per-user default
     name: str | None = None  # the workflow Transform's name; default: the workflow directory's name
+    wait: float = 300.0  # seconds to wait at the end for the ledger to be written
 
 
 @dataclass
@@ -52,6 +53,8 @@ class WorkflowTracker:
         self.workflow_id = workflow_id  # Snakemake 9: from workflow_started; 8: made on first need
         self.info: dict[str, Any] = {}
         self.cores: int | None = None
+        self.logfile: str | None = None
+        self.interrupted = False
         self.job_stats: dict[str, Any] | None = None
         self.run_uid: str | None = None
         self.started_at: float | None = None
@@ -59,12 +62,14 @@ class WorkflowTracker:
         self.live_jobs: dict[int, Any] = {}  # jobid -> snakemake Job (from the stack probe)
         self.job_failures: dict[int, BaseException | None] = {}  # jobid -> exception (stack probe)
         self.errors: list[_ErrorNote] = []
+        self._error_in_thread: dict[str | None, _ErrorNote] = {}
         self.last_job_in_thread: dict[str | None, int] = {}
         self.counts = {"completed": 0, "errored": 0, "aborted": 0}
         self._rule_specs: dict[str, Any] = {}
         self._rule_sources: dict[str, dict[str, Any]] = {}
         self.closed = False
         self._broken = False
+        self._touch: bool | None = None
 
     # ---- input -------------------------------------------------------------------------------
     def note_job_object(self, jobid: Any, job: Any) -> None:
@@ -87,6 +92,8 @@ class WorkflowTracker:
             handler = getattr(self, "_on_" + event.kind, None)
             if handler is not None:
                 handler(event)
+            if event.kind != ev.ERROR:  # a job's error message is the one its thread logged just before
+                self._error_in_thread.pop(event.thread, None)
         except Exception as error:
             self._broken = True
             self.warner.warn_error("flowledger stopped recording this workflow after an internal error", error)
@@ -96,6 +103,16 @@ class WorkflowTracker:
         self.workflow_id = str(event.data.get("workflow_id") or "") or self.workflow_id
         self.started_at = event.time or self.started_at
 
+    def _on_info(self, event: ev.Event) -> None:
+        """Snakemake's own log of this invocation becomes the Run's report; Ctrl-C makes it `aborted`."""
+        text = str(event.data.get("msg") or "")
+        if text.startswith(ev.INTERRUPT_MESSAGE):
+            self.interrupted = True
+        elif text.startswith(ev.LOGFILE_MESSAGE) and ":" in text:
+            first = text.split(":", 1)[1].strip().split(", ")[0]
+            if first:
+                self.logfile = os.path.abspath(first)
+
     def _on_resources_info(self, event: ev.Event) -> None:
         if event.data.get("cores") is not None:
             self.cores = event.data["cores"]
@@ -104,8 +121,16 @@ class WorkflowTracker:
         if event.data.get("stats") and self.job_stats is None:
             self.job_stats = event.data["stats"]
 
-    def _on_job_info(self, event: ev.Event) -> None:
+    def _not_executing(self) -> bool:
+        """Dry runs and `--touch` report jobs that do not run: they must leave no trace in the ledger."""
         if self.is_dryrun():
+            return True
+        if self._touch is None:
+            self._touch = bool(_attr(wi.live_workflow(), "touch", False))
+        return self._touch
+
+    def _on_job_info(self, event: ev.Event) -> None:
+        if self._not_executing():
             return
         data = dict(event.data)
         jobid = data.get("jobid")
@@ -129,7 +154,7 @@ class WorkflowTracker:
             self._record_job(jobid, "completed", event.time)
 
     def _on_job_error(self, event: ev.Event) -> None:
-        if self.is_dryrun():
+        if self._not_executing():
             return
         jobid = event.data.get("jobid")
         if jobid is None:
@@ -153,15 +178,20 @@ class WorkflowTracker:
     def _on_error(self, event: ev.Event) -> None:
         if self.is_dryrun():
             return
-        self.errors.append(_ErrorNote(event))
+        note = _ErrorNote(event)
+        self.errors.append(note)
+        self._error_in_thread[event.thread] = note
 
     def _error_for_thread(self, thread: str | None) -> str | None:
-        """The error message logged just before a job_error by the same thread (the job's exception)."""
-        for note in reversed(self.errors):
-            if not note.consumed and note.event.thread == thread:
-                note.consumed = True
-                return note.event.data.get("msg")
-        return None
+        """The error message its thread logged right before a job_error: the job's exception.
+
+        Anything else in between (or an error from another thread) is a workflow-level error.
+        """
+        note = self._error_in_thread.pop(thread, None)
+        if note is None:
+            return None
+        note.consumed = True
+        return note.event.data.get("msg")
 
     # ---- the workflow run ----------------------------------------------------------------------
     def _ensure_workflow_run(self) -> None:
@@ -280,8 +310,7 @@ class WorkflowTracker:
             "shellcmd": info.get("shellcmd"),
             "reason": info.get("reason"),
             "log": info.get("log") or [],
-            "benchmark": (info.get("benchmark") or [None])[0] if len(info.get("benchmark") or []) <= 1
-            else info.get("benchmark"),
+            "benchmark": _one_or_list(info.get("benchmark") or []),
             "message": info.get("rule_msg"),
             "source_kind": self._rule_sources.get(rule or "?", {}).get("kind"),
             "conda_env": conda,
@@ -311,12 +340,12 @@ class WorkflowTracker:
             return
         self.closed = True
         try:
-            if not self._broken and not self.is_dryrun():
+            if not self._not_executing():
                 self._finish()
         except Exception as error:
             self.warner.warn_error("flowledger could not finish the workflow run", error)
         finally:
-            self.recorder.close()
+            self.recorder.close(timeout=self.settings.wait)
 
     def _finish(self) -> None:
         workflow_errors = [note.event for note in self.errors if not note.consumed]
@@ -325,7 +354,7 @@ class WorkflowTracker:
         self._ensure_workflow_run()
         if self.run_uid is None:
             return
-        aborted = any(_is_interrupt(e) for e in workflow_errors)
+        aborted = self.interrupted or any(_is_interrupt(e) for e in workflow_errors)
         now = time.time()
         for jobid in list(self.jobs):  # started but neither finished nor failed: cut short
             self._record_job(jobid, "aborted", now, error="the workflow ended before this job finished")
@@ -338,8 +367,12 @@ class WorkflowTracker:
         error = "\n\n".join(str(e.data.get("msg") or "") for e in workflow_errors).strip() or None
         if error is None and status == "errored":
             error = f"{self.counts['errored']} job(s) failed"
-        self.recorder.finish_run(self.run_uid, status=status, finished_at=now, error=error,
-                                 json={"job_counts": dict(self.counts)})
+        report = self.logfile if self.logfile and os.path.isfile(self.logfile) else None
+        data: dict[str, Any] = {"job_counts": dict(self.counts)}
+        if self._broken:
+            data["recording_incomplete"] = True  # an internal error stopped recording part-way
+        self.recorder.finish_run(self.run_uid, status=status, finished_at=now, error=error, json=data,
+                                 report=report)
 
 
     def _workflow_known(self) -> bool:
@@ -350,6 +383,11 @@ class WorkflowTracker:
 def _is_interrupt(event: ev.Event) -> bool:
     return event.data.get("exception") == "KeyboardInterrupt" or \
         "Cancelling snakemake on user request" in str(event.data.get("msg") or "")
+
+
+def _one_or_list(paths: list[str]) -> Any:
+    """Snakemake rules have at most one benchmark file: store it as a string (None without one)."""
+    return paths[0] if len(paths) == 1 else (paths or None)
 
 
 def _attr(obj: Any, name: str, default: Any = None) -> Any:

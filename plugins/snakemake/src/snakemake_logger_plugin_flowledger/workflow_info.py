@@ -13,12 +13,13 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from subprocess import CalledProcessError
 from typing import Any
 
 from .events import jsonable
 
-SOURCE_KINDS = ("shell", "script", "notebook", "wrapper", "run", "rule")
+_SNAKEMAKE_DIR = os.sep + "snakemake" + os.sep  # Snakemake's own modules, not this plugin's
 
 
 def live_workflow() -> Any | None:
@@ -51,7 +52,7 @@ def exception_from_stack(max_depth: int = 24) -> BaseException | None:
         for _ in range(max_depth):
             if frame is None:
                 break
-            if "snakemake" in frame.f_code.co_filename:
+            if _SNAKEMAKE_DIR in frame.f_code.co_filename:
                 for name in ("ex", "e", "exc", "error"):
                     value = frame.f_locals.get(name)
                     if isinstance(value, BaseException):
@@ -74,7 +75,7 @@ def exit_code_of(error: BaseException | None) -> int | None:
         seen.add(id(ex))
         if isinstance(ex, CalledProcessError):
             return ex.returncode
-        todo.extend([ex.__cause__, ex.__context__, *getattr(ex, "_include", None) or ()])
+        todo.extend([ex.__cause__, ex.__context__, *(getattr(ex, "_include", None) or ())])
     return None
 
 
@@ -84,7 +85,7 @@ def describe_exception(error: BaseException | None) -> str | None:
     if type(error).__name__ == "SpawnedJobError":
         inner = error.__context__ or error.__cause__
         code = exit_code_of(error)
-        return (f"the job's child process (a `run:` block runs in `python -m snakemake`) failed"
+        return ("the job's child process (a `run:` block runs in `python -m snakemake`) failed"
                 + (f" with exit status {code}" if code is not None else "")
                 + "; its traceback is in Snakemake's console output"
                 + (f" ({type(inner).__name__})" if inner is not None else ""))
@@ -129,7 +130,7 @@ def conda_env_of(spec: Any) -> dict[str, str] | None:
         return None
     source = getattr(spec, "file", None)
     if source is not None:
-        path = source.get_path_or_uri() if hasattr(source, "get_path_or_uri") else str(source)
+        path = source_path(source)
         return {"file": os.path.abspath(path) if "://" not in str(path) else str(path)}
     if getattr(spec, "name", None):
         return {"name": str(spec.name)}
@@ -221,7 +222,7 @@ def run_block(rule_block: str) -> str:
                 if more.strip() and len(more) - len(more.lstrip()) <= indent:
                     break
                 body.append(more)
-            return "\n".join(body).rstrip() + "\n"
+            return textwrap.dedent("\n".join(body)).rstrip() + "\n"
     return rule_block
 
 
@@ -232,11 +233,22 @@ def _resolve_rule_file(rule: Any, path: str) -> str | None:
         return path
     base = getattr(rule, "basedir", None)
     try:
-        base = base.get_path_or_uri() if hasattr(base, "get_path_or_uri") else base
+        base = source_path(base) if base is not None else None
     except Exception:
         base = None
     base = base or os.path.dirname(str(getattr(rule, "snakefile", "") or ""))
     return os.path.abspath(os.path.join(str(base), path))
+
+
+def source_path(source: Any) -> str:
+    """The path of a Snakemake SourceFile (9.x wants `secret_free`, 8.x takes no argument) or a str."""
+    method = getattr(source, "get_path_or_uri", None)
+    if method is None:
+        return str(source)
+    try:
+        return str(method(secret_free=True))
+    except TypeError:
+        return str(method())
 
 
 def _read(path: str | None) -> str | None:
@@ -259,7 +271,7 @@ def workflow_files(workflow: Any) -> list[str]:
         pass
     try:
         for source in workflow.included:
-            path = source.get_path_or_uri() if hasattr(source, "get_path_or_uri") else str(source)
+            path = source_path(source)
             if "://" not in str(path):
                 files.add(os.path.abspath(str(path)))
     except Exception:

@@ -1,0 +1,140 @@
+"""Overhead of `snakemake --logger flowledger` on many tiny jobs (target: median wall-time ratio <= 1.05).
+
+N `touch` jobs plus one `cat` aggregate, Snakemake 9 with `--scheduler greedy --cores 2`, a fresh
+directory (and ledger) per run, configurations interleaved so that machine noise hits all of them alike.
+With `--snkmt`, snakemake-logger-plugin-snkmt (a commit per event) is measured too, from a throwaway
+venv with the same Snakemake version, as a reference point.
+
+    uv run python bench/snakemake_overhead.py                    # 1,000 jobs, 5 repeats
+    uv run python bench/snakemake_overhead.py --jobs 200 --repeats 3 --snkmt
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SNAKEFILE = """
+N = int(config["njobs"])
+
+rule all:
+    input: "agg.txt"
+
+rule agg:
+    input: expand("out/{i}.txt", i=range(N))
+    output: "agg.txt"
+    shell: "cat {input} > {output}"
+
+rule touch:
+    output: "out/{i}.txt"
+    shell: "touch {output}"
+"""
+
+
+def snakemake_version(executable: Path) -> str:
+    done = subprocess.run([str(executable), "--version"], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def snkmt_snakemake(version: str, where: Path) -> Path | None:
+    """Snakemake + snkmt in a throwaway venv; None (with a note) when it does not install."""
+    venv = where / "snkmt-venv"
+    python = venv / "bin" / "python"
+    steps = [[sys.executable, "-m", "uv", "venv", str(venv), "--python", sys.executable],
+             [sys.executable, "-m", "uv", "pip", "install", "--python", str(python), f"snakemake=={version}",
+              "snakemake-logger-plugin-snkmt"]]
+    if shutil.which("uv"):
+        steps = [["uv", *step[3:]] for step in steps]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"snkmt reference skipped: `{' '.join(step)}` failed:\n{done.stderr[-2000:]}", file=sys.stderr)
+            return None
+    return venv / "bin" / "snakemake"
+
+
+def run_once(executable: Path, logger: list[str], jobs: int, cores: int, root: Path, tag: str) -> dict:
+    folder = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir=root))
+    (folder / "Snakefile").write_text(SNAKEFILE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE_LOGGER_")}
+    env["FLOWLEDGER_DB"] = str(folder / "ledger.db")
+    env["HOME"] = str(folder)  # snkmt keeps its database under the home folder
+    cmd = [str(executable), "--cores", str(cores), "--scheduler", "greedy", "--config", f"njobs={jobs}", *logger]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{tag} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    result = {"wall": wall, "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+              "warnings": done.stderr.count("WARNING: flowledger")}
+    ledger = folder / "ledger.db"
+    if tag == "flowledger":
+        with sqlite3.connect(ledger) as conn:
+            result["runs"] = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
+    shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=1000, help="number of tiny jobs (default 1000)")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per configuration (default 5)")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--snkmt", action="store_true", help="also measure snakemake-logger-plugin-snkmt")
+    parser.add_argument("--snakemake", default=str(Path(sys.executable).with_name("snakemake")),
+                        help="the Snakemake 9 executable that has the flowledger plugin")
+    args = parser.parse_args()
+
+    executable = Path(args.snakemake)
+    version = snakemake_version(executable)
+    root = Path(tempfile.mkdtemp(prefix="flowledger-bench-"))
+    configs = {"baseline": (executable, []), "flowledger": (executable, ["--logger", "flowledger"])}
+    if args.snkmt:
+        other = snkmt_snakemake(version, root)
+        if other is not None:
+            configs["snkmt"] = (other, ["--logger", "snkmt"])
+    print(f"Snakemake {version}: {args.jobs} touch jobs + 1 aggregate, --cores {args.cores} --scheduler greedy, "
+          f"{args.repeats} interleaved repeats of {', '.join(configs)}", flush=True)
+    results: dict[str, list[dict]] = {name: [] for name in configs}
+    try:
+        names = list(configs)
+        for repeat in range(args.repeats):
+            order = names[repeat % len(names):] + names[:repeat % len(names)]  # rotate who goes first
+            for name in order:
+                executable_, logger = configs[name]
+                result = run_once(executable_, logger, args.jobs, args.cores, root, name)
+                results[name].append(result)
+                extra = f", {result['runs']} runs recorded" if "runs" in result else ""
+                print(f"  [{repeat + 1}/{args.repeats}] {name:10s} wall {result['wall']:6.1f} s  "
+                      f"cpu {result['cpu']:6.1f} s{extra}", flush=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    base_wall = statistics.median(r["wall"] for r in results["baseline"])
+    base_cpu = statistics.median(r["cpu"] for r in results["baseline"])
+    print("\nconfig       median wall s  median cpu s  wall ratio  cpu ratio")
+    for name, runs in results.items():
+        wall = statistics.median(r["wall"] for r in runs)
+        cpu = statistics.median(r["cpu"] for r in runs)
+        print(f"{name:12s} {wall:13.1f} {cpu:13.1f} {wall / base_wall:11.3f} {cpu / base_cpu:10.3f}")
+    flow = results["flowledger"]
+    expected = args.jobs + 3  # N touch jobs, agg, all, and the workflow run
+    if any(r.get("runs") != expected for r in flow):
+        print(f"WARNING: expected {expected} runs in each ledger, got {[r.get('runs') for r in flow]}")
+    ratio = statistics.median(r["wall"] for r in flow) / base_wall
+    print(f"\nmedian wall-time ratio flowledger / baseline: {ratio:.3f} (target <= 1.05)")
+
+
+if __name__ == "__main__":
+    main()

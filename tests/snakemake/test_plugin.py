@@ -1,0 +1,87 @@
+"""The plugin as Snakemake and flowledger see it: interface tests, discovery, settings, CLI command."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+from snakemake_interface_logger_plugins.tests import MockOutputSettings, TestLogHandlerBase
+
+from snakemake_logger_plugin_flowledger import LogHandler, LogHandlerSettings
+
+
+class TestFlowledgerLogHandler(TestLogHandlerBase):
+    """Snakemake's own checks for logger plugins (each test gets a fresh ledger from tests/conftest.py)."""
+
+    __test__ = True
+
+    def get_log_handler_cls(self):
+        return LogHandler
+
+    def get_log_handler_settings(self):
+        return LogHandlerSettings()
+
+    def test_filters_nothing_away(self):
+        handler = self._create_handler()
+        assert handler.has_filter is True  # no DefaultFilter: --quiet must not hide jobs from the ledger
+        assert handler.writes_to_stream is False and handler.writes_to_file is False
+        handler.close()
+
+
+def test_snakemake_discovers_the_plugin():
+    from snakemake_interface_logger_plugins.registry import LoggerPluginRegistry
+
+    plugin = LoggerPluginRegistry().get_plugin("flowledger")
+    assert plugin.log_handler is LogHandler
+    assert plugin.settings_cls is LogHandlerSettings
+
+
+def test_settings_are_logger_options_and_env_vars():
+    fields = {f.name: f for f in dataclasses.fields(LogHandlerSettings)}
+    assert set(fields) == {"db", "name", "wait"}
+    for field in fields.values():
+        assert field.default is None and field.metadata["help"] and field.metadata["env_var"] is True
+
+
+def test_dry_run_never_opens_the_ledger(ledger_path):
+    common = MockOutputSettings()
+    common.dryrun = True
+    handler = LogHandler(common_settings=common, settings=LogHandlerSettings())
+    import logging
+    import uuid
+
+    for event, extra in [("workflow_started", {"workflow_id": uuid.uuid4()}),
+                         ("job_info", {"jobid": 1, "rule_name": "r", "input": [], "output": ["o"]})]:
+        handler.handle(logging.makeLogRecord({"event": event, "msg": "", **extra}))
+    handler.close()
+    assert not ledger_path.exists()
+
+
+def test_hook_register_commands():
+    """`flowledger snakemake handler-path` prints the Snakemake 8 handler script's absolute path."""
+    import click
+
+    from snakemake_logger_plugin_flowledger import hooks
+
+    @click.group()
+    def cli():
+        pass
+
+    hooks.register_commands(cli=cli)
+    result = CliRunner().invoke(cli, ["snakemake", "handler-path"])
+    assert result.exit_code == 0, result.output
+    path = Path(result.output.strip())
+    assert path.is_absolute() and path.name == "handler8.py"
+    assert "def log_handler(msg" in path.read_text()
+
+
+def test_handler_path_console_script():
+    """What Snakemake 8 users type: `--log-handler-script "$(flowledger snakemake handler-path)"`."""
+    flowledger = Path(sys.executable).with_name("flowledger")
+    done = subprocess.run([str(flowledger), "snakemake", "handler-path"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).is_file()
