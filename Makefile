@@ -17,7 +17,7 @@ $(SM8):  ## Snakemake 8 in its own environment, for the --log-handler-script tes
 sm8: $(SM8)
 
 demo: setup  ## record a small example run into a fresh ledger and print its lineage
-	$(UV) run --locked python examples/demo.py
+	$(UV) run --locked python -m flowledger.demo
 
 test: setup sm8  ## the whole test suite, end-to-end tests included
 	$(UV) run --locked pytest

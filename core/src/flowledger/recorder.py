@@ -1,7 +1,7 @@
 """The one API that plugins call to record runs, inputs and outputs: plugins write no SQL.
 
 Every public method is one transaction. Files are hashed before the write lock is taken, so a large
-output never blocks other writers. See docs/recorder-contract.md for the contract plugins rely on.
+output never blocks other writers. See core/docs/recorder-contract.md for the contract plugins rely on.
 """
 
 import hashlib

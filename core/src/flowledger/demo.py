@@ -1,4 +1,4 @@
-"""`make demo`: record a tiny two-step pipeline into a fresh ledger, then print its lineage.
+"""`make demo` (or `python -m flowledger.demo`): record a tiny two-step pipeline into a fresh ledger, then print its lineage.
 
 Everything happens in a new temporary folder; the ledger is `<folder>/.flowledger/ledger.db`.
 """
