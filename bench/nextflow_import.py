@@ -16,8 +16,6 @@ from pathlib import Path
 
 SESSION = "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"
 RUN = "bench_run"
-FIELDS = ("task_id", "hash", "native_id", "process", "tag", "name", "status", "exit", "attempt", "submit",
-          "start", "complete", "duration", "realtime", "workdir", "cpus", "%cpu", "peak_rss", "rchar", "wchar")
 
 COMMAND_RUN = """#!/bin/bash
 ### ---
@@ -48,7 +46,10 @@ def _hash(i: int) -> str:
 
 
 def generate(root: Path, n_tasks: int) -> None:
-    """A launch dir with one finished run of `n_tasks` tasks: TRIM x k -> COUNT x (k-1) -> MERGE."""
+    """A launch dir with one finished run of `n_tasks` tasks: TRIM x k -> COUNT x (k-1) -> MERGE, its trace
+    file written with the fields and raw values `flowledger nextflow config` asks Nextflow for."""
+    from flowledger_nextflow.trace import TRACE_FIELDS
+
     samples = n_tasks // 2
     work = root / "work"
     (root / "data").mkdir(parents=True)
@@ -74,9 +75,11 @@ def generate(root: Path, n_tasks: int) -> None:
             if not link.is_symlink():
                 link.symlink_to(i)
         submit = t0 + task_id * 10
-        rows.append([str(task_id), f"{h[:2]}/{h[2:8]}", str(40000 + task_id), process, tag or "-", name,
-                     "COMPLETED", "0", "1", str(submit), str(submit + 50), str(submit + 600), "600", "20",
-                     str(wd), "1", "85.0", "3355443", "41881", "222"])
+        row = {"task_id": task_id, "hash": f"{h[:2]}/{h[2:8]}", "native_id": 40000 + task_id, "process": process,
+               "tag": tag, "name": name, "status": "COMPLETED", "exit": 0, "attempt": 1, "submit": submit,
+               "start": submit + 50, "complete": submit + 600, "duration": 600, "realtime": 20, "workdir": wd,
+               "cpus": 1, "%cpu": 85.0, "peak_rss": 3355443, "peak_vmem": 7759462, "rchar": 41881, "wchar": 222}
+        rows.append(["-" if row.get(f) is None else str(row[f]) for f in TRACE_FIELDS])
         return str(wd / output)
 
     trimmed = []
@@ -91,7 +94,7 @@ def generate(root: Path, n_tasks: int) -> None:
     (root / "results").mkdir()
     (root / "results" / "summary.tsv").write_text(Path(merged).read_text())
     with open(root / "trace-20260720-33240700.txt", "w") as fh:
-        fh.write("\t".join(FIELDS) + "\n")
+        fh.write("\t".join(TRACE_FIELDS) + "\n")
         fh.writelines("\t".join(r) + "\n" for r in rows)
     (root / ".nextflow" / "history").write_text(
         f"2026-07-20 09:14:01\t2m 3s\t{RUN}\tOK\t6dff7986e1e2fc7cb7aadfa506603aad\t{SESSION}\tnextflow run main.nf\n")

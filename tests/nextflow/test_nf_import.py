@@ -1,5 +1,6 @@
 """Importing past runs from a launch dir: the successful run, the failed run, a `-resume`, bad input."""
 
+import json
 import shutil
 
 import flowledger.lineage
@@ -38,6 +39,8 @@ def test_import_successful_run(launch_dir):
     assert merge.json["workdir"].endswith("work/41/1d96d1b882b0df2e24a8bbd819b84b") and merge.exit_code == 0
     assert merge.json["hash"] == "411d96d1b882b0df2e24a8bbd819b84b" and merge.json["resources"]["realtime"] == 14
 
+    assert merge.started_at and merge.finished_at and merge.started_at < merge.finished_at
+
     # flowledger lineage results/summary.tsv: MERGE -> COUNT x3 -> TRIM x3 -> data/s*.fastq
     published = Artifact.filter(path=str(launch_dir / "results" / "summary.tsv")).one()
     assert published.run == merge
@@ -52,6 +55,9 @@ def test_import_failed_run(launch_dir):
     _import(launch_dir, nf_samples.FAIL)
     run = Run.filter(reference=nf_samples.FAIL).one()
     assert run.status == "errored" and run.exit_code == 1 and "empty input s3.trimmed.fastq" in run.error
+    assert run.json["params"] == {"reads": "data_bad/*.fastq"} and run.json["work_dir"] == str(launch_dir / "work")
+    assert run.json["exit_status"] == 1 and "empty input s3.trimmed.fastq" in run.json["error_message"]
+    assert run.json["success"] is False and run.json["launch_dir"] == str(launch_dir)
     tasks = {t.json["name"]: t for t in Run.filter(initiated_by_run=run).all()}
     assert set(tasks) == {"TRIM (s1)", "TRIM (s2)", "TRIM (s3)", "COUNT (s1)", "COUNT (s2)", "COUNT (s3)"}
     failed = tasks["COUNT (s3)"]
@@ -59,6 +65,22 @@ def test_import_failed_run(launch_dir):
     assert failed.outputs.all() == [] and [a.path for a in failed.inputs.all()] == [
         str(launch_dir / "work" / "a8" / "8c43940ab492725b8969329d625946" / "s3.trimmed.fastq")]
     assert not Run.filter(transform__name="lineage-demo:MERGE").all()  # never ran
+
+
+def test_import_retry_is_a_separate_task_run(launch_dir):
+    """A retried task: the FAILED attempt and the new one (new task id, hash and work dir) are two runs."""
+    old = launch_dir / "work" / "8c" / "a25c6bf3a0dc8cae4d1169f97fe9da"
+    new = launch_dir / "work" / "ee" / "0123456789abcdef0123456789ab"
+    shutil.copytree(old, new, symlinks=True)
+    (new / "s3.count.txt").write_text("0\n")
+    with open(launch_dir / "trace-20260720-36132700.txt", "a") as fh:
+        fh.write("7\tee/012345\t51200\tCOUNT (s3)\tCOMPLETED\t0\t2026-07-20 10:02:16.000\t600ms\t9ms\t90.0%\t"
+                 "3.4 MB\t7.5 MB\t56.8 KB\t2 B\n")
+    _import(launch_dir, nf_samples.FAIL)
+    attempts = {r.reference: r for r in Run.filter(transform__name="lineage-demo:COUNT").all()}
+    assert (attempts["8c/a25c6b"].status, attempts["8c/a25c6b"].exit_code) == ("errored", 1)
+    assert (attempts["ee/012345"].status, attempts["ee/012345"].exit_code) == ("completed", 0)
+    assert [a.path for a in attempts["ee/012345"].outputs.all()] == [str(new / "s3.count.txt")]
 
 
 def test_import_is_idempotent_and_imports_every_run(launch_dir):
@@ -88,6 +110,22 @@ def test_import_resumed_run_records_cached_tasks(launch_dir):
     assert Artifact.filter(path=str(launch_dir / "results" / "summary.tsv")).one().run == original
 
 
+def test_cli_lineage_of_a_published_file_leads_to_the_raw_inputs(launch_dir, monkeypatch):
+    """`flowledger lineage results/summary.tsv`, as the README prints it, from the launch dir."""
+    from flowledger.cli import cli
+
+    _import(launch_dir)
+    monkeypatch.chdir(launch_dir)
+    result = CliRunner().invoke(cli, ["lineage", "results/summary.tsv", "--json"])
+    assert result.exit_code == 0, result.output
+    graph = json.loads(result.output)
+    assert sorted(r["transform"] for r in graph["runs"]) == sorted(
+        ["lineage-demo:TRIM"] * 3 + ["lineage-demo:COUNT"] * 3 + ["lineage-demo:MERGE"])
+    assert {r["reference"] for r in graph["runs"]} >= {"41/1d96d1", "8e/2efcec"}
+    raw = sorted(a["path"] for a in graph["artifacts"] if a["run"] is None)
+    assert raw == [str(launch_dir / "data" / f"s{i}.fastq") for i in (1, 2, 3)]
+
+
 def test_import_without_trace_file_falls_back_to_the_log(launch_dir):
     for trace in launch_dir.glob("trace-*.txt"):
         trace.unlink()
@@ -110,6 +148,8 @@ def test_missing_work_dir_is_recorded_and_reported(launch_dir):
     (lambda d: (d / ".nextflow" / "history").unlink(), "has no .nextflow/history"),
     (lambda d: (d / ".nextflow" / "history").write_text("garbage\n"), "history, line 1"),
     (lambda d: shutil.rmtree(d), "does not exist"),
+    (lambda d: [p.unlink() for p in (*d.glob("trace-*.txt"), d / ".nextflow.log")]
+     and (d / "trace-broken.txt").write_text("task_id\thash\n1\n"), r"trace-broken.txt, line 2: 1 columns"),
 ])
 def test_bad_launch_dir_gives_a_clear_error(launch_dir, break_it, message):
     break_it(launch_dir)

@@ -1,6 +1,7 @@
 """The parsers, against the exact reference samples and the odd values Nextflow writes."""
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
 import nf_samples
@@ -11,6 +12,8 @@ from flowledger_nextflow.errors import NextflowError
 from flowledger_nextflow.events import parse_event
 from flowledger_nextflow.history import read_history
 from flowledger_nextflow.logfile import parse_log
+from flowledger_nextflow.runinfo import RunInfo, command_option, params_from_command
+from flowledger_nextflow.task import from_fields
 from flowledger_nextflow.trace import read_trace
 from flowledger_nextflow.workdir import parse_header, parse_staging, read_workdir
 
@@ -23,6 +26,11 @@ def test_values():
     assert values.duration_ms("1m 5s") == 65_000 and values.duration_ms("2h 3m 4s") == 7_384_000
     assert values.memory_bytes("3.2 MB") == int(3.2 * 1024**2) and values.memory_bytes("222 B") == 222
     assert values.percent("74.3%") == 74.3 and values.percent("-") is None
+    assert values.duration_ms("604") == 604 and values.memory_bytes("3751936") == 3751936  # trace.raw = true
+    for odd in ("inf", "nan", "x", {}):
+        assert values.duration_ms(odd) is None and values.memory_bytes(odd) is None
+    for odd in ("inf", "nan", "x", {}, "99999999999999999999", -(2**40)):
+        assert values.epoch_ms(odd) is None and values.exit_code(odd) is None
 
 
 def test_offset_datetime_bean_dump():
@@ -125,4 +133,43 @@ def test_config_text():
     text = config_text(weblog_url="http://127.0.0.1:9/nextflow", token="u:p")
     assert "trace {" in text and "'http://127.0.0.1:9/nextflow'" in text and "basicToken = 'u:p'" in text
     assert "workflow.onComplete" in text and "catch (Throwable e)" in text and "'--from-hook'" in text
+    for argument in ("--run=${workflow.runName}", "--session-id=${workflow.sessionId}",
+                     "--work-dir=${workflow.workDir}", "--success=${workflow.success}", '"${workflow.launchDir}"'):
+        assert argument in text  # what the import needs to know about the run
     assert "weblog" not in config_text()
+
+
+@pytest.mark.parametrize("run_name", [nf_samples.OK, nf_samples.FAIL])
+def test_config_trace_fields_tell_the_importer_what_the_weblog_tells(tmp_path, run_name):
+    """A trace file with the configured fields (raw) yields the same tasks as the weblog's `trace`."""
+    text = config_text()
+    assert "raw = true" in text
+    fields = re.search(r"fields = '([^']*)'", text).group(1).split(",")
+    traces = [json.loads(b)["trace"] for b in nf_samples.weblog_bodies(run_name, "/r")
+              if json.loads(b)["event"] == "process_completed"]
+    path = tmp_path / "trace.txt"
+    path.write_text("\n".join("\t".join(row) for row in [fields] + [
+        ["-" if t.get(f) is None else str(t[f]) for f in fields] for t in traces]) + "\n")
+    same = ("task_id", "name", "status", "hash", "process", "tag", "exit", "attempt", "submit", "start", "complete",
+            "workdir", "native_id", "error_action", "container")
+    from_file = [{k: getattr(t, k) for k in same} for t in read_trace(path)]
+    assert from_file == [{k: getattr(from_fields(t), k) for k in same} for t in traces]
+    assert all(t["start"] and t["complete"] and t["workdir"] and t["attempt"] == 1 for t in from_file)
+
+
+def test_transform_name_and_version_fallbacks():
+    """Name: manifest, else the project; version: manifest version, else the commit, else the script id."""
+    info = RunInfo(run_name="x", pipeline_name="demo", pipeline_version="1.0", commit_id="c0ffee", script_id="5c")
+    assert (info.transform_name, info.transform_version) == ("demo", "1.0")
+    info = RunInfo(run_name="x", repository="https://github.com/nf-core/rnaseq.git", commit_id="c0ffee",
+                   script_id="5c")
+    assert (info.transform_name, info.transform_version) == ("nf-core/rnaseq", "c0ffee")
+    info = RunInfo(run_name="x", command_line="nextflow run main.nf -resume", script_id="5c")
+    assert (info.transform_name, info.transform_version) == ("main.nf", "5c")
+
+
+def test_command_line_parts():
+    command = "nextflow run nf-core/rnaseq -r 3.14 -profile docker,test --reads 'data/*.fq' --skip_qc -resume"
+    assert params_from_command(command) == {"reads": "data/*.fq", "skip_qc": True}
+    assert command_option(command, "-profile") == "docker,test"
+    assert command_option(command, "-r", "-revision") == "3.14" and command_option(command, "-name") is None

@@ -37,9 +37,14 @@ def test_runner_records_a_successful_run(tmp_path, fake_nextflow):
     run = flowledger_nextflow.run("main.nf", params={"outdir": "results"}, launch_dir=launch, stream=Stream())
     assert run.status == "completed" and run.reference.startswith("fl_") and run.reference_type == "nextflow_id"
     assert any("Submitted process > MERGE" in line for line in lines)
-    assert run.json["session_id"] and run.json["nextflow_version"] == "26.04.6"
+    assert run.json["nextflow_version"] == "26.04.6"
+    # the session id chosen up front (NXF_UUID) is the one Nextflow used: the stream and the import agree
+    assert run.json["session_id"] != nf_samples.SESSIONS[nf_samples.OK] and len(run.json["session_id"]) == 36
+    assert Run.filter(reference=run.reference).count() == 1
     tasks = Run.filter(initiated_by_run=run).all()
     assert len(tasks) == 7 and {t.status for t in tasks} == {"completed"}
+    # recorded from the weblog (the fake's default trace file has no `attempt` or `process` column)
+    assert {t.json.get("attempt") for t in tasks} == {1}
     published = Artifact.filter(path=str(launch / "results" / "summary.tsv")).one()
     assert published.run.reference == "41/1d96d1"
 
@@ -59,6 +64,17 @@ def test_runner_records_a_failed_run_and_a_resume(tmp_path, fake_nextflow):
     assert resumed.json["session_id"] == ok.json["session_id"] and resumed.status == "completed"
     cached = Run.filter(initiated_by_run=resumed).all()
     assert len(cached) == 7 and {c.status for c in cached} == {"cached"}
+
+
+@pytest.mark.slow
+def test_runner_db_argument_leaves_the_environment_alone(tmp_path, fake_nextflow, ledger_path):
+    from flowledger.store import get_ledger
+
+    launch = nf_samples.build_pipeline(tmp_path / "demo")
+    other = tmp_path / "other.db"
+    run = flowledger_nextflow.run("main.nf", launch_dir=launch, stream=False, db=other)
+    assert os.environ["FLOWLEDGER_DB"] == str(ledger_path) and not Run.filter().all()
+    assert run.status == "completed" and Run.using(get_ledger(other)).filter(initiated_by_run=run).count() == 7
 
 
 def _flowledger(*args, cwd=None, env=None):
@@ -131,6 +147,7 @@ def test_serve_and_hook_together_agree_with_import(tmp_path, fake_nextflow, monk
         server.terminate()
         _, err = server.communicate(timeout=60)
     assert "44 events recorded, 0 rejected, 0 failed" in err, err
+    assert f"receiving Nextflow weblog events at {url}" in err  # bound to loopback without --host
     recorded = snapshot(launch)
     assert Run.filter(reference=nf_samples.OK).one().json["params"] == {"reads": f"{launch}/data/*.fastq",
                                                                          "outdir": "results"}

@@ -57,6 +57,7 @@ def config_text(*, weblog_url: str | None = None, token: str | None = None, hook
             "trace {",
             "    enabled = true",
             f"    fields = {_groovy_string(','.join(TRACE_FIELDS))}",
+            "    raw = true",  # epoch ms, ms and bytes: no time zone to guess, no rounded units
             "}",
         ]
     if weblog_url:

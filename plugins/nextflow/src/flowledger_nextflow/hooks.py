@@ -54,7 +54,11 @@ def serve_command(host, port, token):
         receiver = Receiver(Recorder, host=host, port=port, token=token, warn=_warn)
     except OSError as exc:
         raise NextflowError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+
+    def stop(*_):  # SIGTERM stops like Ctrl-C: queued events are recorded before the process ends
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     url = receiver.url
     click.echo(f"flowledger: receiving Nextflow weblog events at {url}", err=True)
     click.echo(f"  nextflow run main.nf -c \"$(flowledger nextflow config --weblog {url}"
@@ -124,7 +128,7 @@ def _import(launch_dir, run_name, trace_file, output_dirs, hook):
             info.success = None if success is None else success.lower() == "true"
             exit_status = _none(hook.get("exit_status"))
             info.exit_status = int(exit_status) if exit_status and exit_status.lstrip("-").isdigit() else None
-            output_dirs = (*output_dirs, *filter(None, [_none(hook.get("output_dir"))]))
+            output_dirs = tuple(filter(_none, output_dirs))  # `--output-dir=null`: no workflow.outputDir
             results = [import_run(recorder, launch_dir, run_name, hook_info=info, trace_file=trace_file,
                                   output_dirs=output_dirs, warn=_warn)]
         else:

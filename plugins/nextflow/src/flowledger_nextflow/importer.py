@@ -11,14 +11,15 @@ from pathlib import Path
 
 from . import values
 from .errors import NextflowError
-from .history import HistoryEntry, read_history
+from .history import HistoryEntry, find_entry, read_history
 from .logfile import LogRun, find_log_run, read_log_runs
 from .publish import find_published
-from .record import finish_kwargs, pipeline_spec, process_spec, run_uid, start_kwargs, task_job, task_uid
-from .runinfo import RunInfo, params_from_command, read_manifest
+from .record import (finish_kwargs, finish_task, pipeline_spec, process_spec, run_uid, start_kwargs, task_job,
+                     task_uid)
+from .runinfo import RunInfo, command_option, params_from_command, read_manifest
 from .task import Task
 from .trace import candidate_trace_files, read_trace
-from .workdir import read_workdir
+from .workdir import try_read_workdir
 
 
 @dataclass
@@ -62,6 +63,8 @@ def info_from_files(launch_dir: Path, entry: HistoryEntry | None, log: LogRun | 
         info.work_dir = log.work_dir
         info.error_report = log.error_report
     info.params = params_from_command(info.command_line)
+    info.profile = command_option(info.command_line, "-profile")
+    info.revision = command_option(info.command_line, "-r", "-revision")
     info.pipeline_name, info.pipeline_version = read_manifest(launch_dir)
     return info
 
@@ -95,8 +98,10 @@ def _find_workdir(work_dir: str | None, short_hash: str | None) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def _choose_trace(candidates: list[Path], info: RunInfo, log: LogRun | None) -> tuple[Path | None, list[Task]]:
-    """The trace file of this run: the one sharing its task hashes (log), else written within its time."""
+def _choose_trace(candidates: list[Path], info: RunInfo, log: LogRun | None,
+                  unreadable: list[str]) -> tuple[Path | None, list[Task]]:
+    """The trace file of this run: the one sharing its task hashes (log), else written within its time.
+    Files that are not trace files are skipped, their faults appended to `unreadable`."""
     hashes = set(log.submitted) | set(log.cached) if log else set()
     window = None
     if info.start is not None:
@@ -106,7 +111,8 @@ def _choose_trace(candidates: list[Path], info: RunInfo, log: LogRun | None) -> 
     for path in candidates:
         try:
             tasks = read_trace(path)
-        except NextflowError:
+        except NextflowError as exc:
+            unreadable.append(str(exc))
             continue
         if not tasks:
             continue
@@ -126,13 +132,15 @@ def _choose_trace(candidates: list[Path], info: RunInfo, log: LogRun | None) -> 
 def collect_tasks(info: RunInfo, launch_dir: Path, log: LogRun | None, trace_file=None) -> tuple[str | None, list[Task]]:
     if trace_file:
         return str(trace_file), read_trace(trace_file)
-    path, tasks = _choose_trace(candidate_trace_files(launch_dir), info, log)
+    unreadable: list[str] = []
+    path, tasks = _choose_trace(candidate_trace_files(launch_dir), info, log, unreadable)
     if path:
         return str(path), tasks
     if log and (log.completed or log.cached):
         return None, _log_tasks(log, info.work_dir)
+    skipped = f" (skipped: {'; '.join(unreadable)})" if unreadable else ""
     raise NextflowError(
-        f"no trace file of run {info.run_name!r} in {launch_dir} and no task lines in its .nextflow.log: "
+        f"no trace file of run {info.run_name!r} in {launch_dir}{skipped} and no task lines in its .nextflow.log: "
         f"run Nextflow with `-c \"$(flowledger nextflow config)\"` (or -with-trace) to record its tasks")
 
 
@@ -145,7 +153,7 @@ def import_run(recorder, launch_dir, run_name: str, *, hook_info: RunInfo | None
         raise NextflowError(f"launch dir {launch_dir} does not exist")
     if history is None:
         history = _history(launch_dir, required=hook_info is None)
-    entry = next((e for e in reversed(history) if e.run_name == run_name), None)
+    entry = find_entry(history, run_name)
     if entry is None and hook_info is None:
         raise NextflowError(f"no run named {run_name!r} in {launch_dir / '.nextflow' / 'history'}")
     logs = read_log_runs(launch_dir) if logs is None else logs
@@ -175,14 +183,10 @@ def record_tasks(recorder, info: RunInfo, launch_dir: Path, log: LogRun | None, 
         if not task.workdir:
             task.workdir = _find_workdir(info.work_dir, task.hash)
         uid = task_uid(info, task)
-        wd, problem = None, None
         if task.workdir:
-            try:
-                wd = read_workdir(task.workdir)
-            except NextflowError as exc:
-                problem = str(exc)
+            wd, problem = try_read_workdir(task.workdir)
         else:
-            problem = f"no work dir found for task {task.hash} ({task.name}) under {info.work_dir}"
+            wd, problem = None, f"no work dir found for task {task.hash} ({task.name}) under {info.work_dir}"
         if problem:
             result.problems.append(problem)
         if wd:
@@ -192,7 +196,7 @@ def record_tasks(recorder, info: RunInfo, launch_dir: Path, log: LogRun | None, 
             result.existing += 1
             if existing[uid] not in FINAL:  # started live, not finished yet: finish it here, in order
                 _flush(recorder, pending, wf_uid, result)
-                _complete(recorder, uid, task_job(info, task, wd, problem))
+                finish_task(recorder, uid, task_job(info, task, wd, problem))
             continue
         pending.append((uid, process_spec(info, task), task_job(info, task, wd, problem)))
         if len(pending) >= BATCH:
@@ -203,12 +207,12 @@ def record_tasks(recorder, info: RunInfo, launch_dir: Path, log: LogRun | None, 
         _describe_failure(info, tasks)
     elif info.success and info.exit_status is None:
         info.exit_status = 0
-    if not only_cached:
-        for path, uid in find_published(output_folders(info, launch_dir, output_dirs), outputs_of, info.work_dir):
+    if not only_cached:  # else the live receiver links published files and finishes the run itself
+        for path, uid in find_published(output_folders(info, launch_dir, output_dirs), outputs_of):
             recorder.add_outputs(uid, [path])
             result.published += 1
-    if info.success is not None and not already_final:
-        recorder.finish_run(wf_uid, **finish_kwargs(info))
+        if info.success is not None and not already_final:
+            recorder.finish_run(wf_uid, **finish_kwargs(info))
     if warn and result.problems:
         warn(f"{info.run_name}: {len(result.problems)} task(s) recorded without inputs/outputs; first: "
              f"{result.problems[0]}")
@@ -280,23 +284,11 @@ def existing_runs(recorder, wf_uid: str) -> dict[str, str]:
     """{uid: status} of the workflow run and its task runs already in the ledger."""
     from flowledger.models import Run
 
-    ledger = getattr(recorder, "ledger", None)
-    query = Run.using(ledger) if ledger is not None else Run
-    found = {r.uid: r.status for r in query.filter(uid=wf_uid).all()}
+    runs = Run.using(getattr(recorder, "ledger", None))  # None: the default ledger
+    found = {r.uid: r.status for r in runs.filter(uid=wf_uid).all()}
     if found:
-        found.update({r.uid: r.status for r in (Run.using(ledger) if ledger is not None else Run)
-                      .filter(initiated_by_run__uid=wf_uid).all()})
+        found.update({r.uid: r.status for r in runs.filter(initiated_by_run__uid=wf_uid).all()})
     return found
-
-
-def _complete(recorder, uid: str, job: dict) -> None:
-    """Finish a task run another recorder started: its files, then its final status."""
-    if job["inputs"]:
-        recorder.add_inputs(uid, job["inputs"])
-    if job["outputs"]:
-        recorder.add_outputs(uid, job["outputs"])
-    recorder.finish_run(uid, status=job["status"], finished_at=job["finished_at"], exit_code=job["exit_code"],
-                        error=job["error"], json=job["json"])
 
 
 def _history(launch_dir: Path, required: bool = True) -> list[HistoryEntry]:

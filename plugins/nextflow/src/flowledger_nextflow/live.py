@@ -15,9 +15,10 @@ from .events import Event
 from .importer import existing_runs, output_folders, record_tasks
 from .logfile import find_log_run, read_log_runs
 from .publish import find_published
-from .record import finish_kwargs, pipeline_spec, process_spec, run_uid, start_kwargs, task_job, task_uid
+from .record import (finish_kwargs, finish_task, pipeline_spec, process_spec, run_uid, start_kwargs, task_job,
+                     task_uid)
 from .runinfo import RunInfo, from_workflow, read_manifest
-from .workdir import read_workdir
+from .workdir import try_read_workdir
 
 
 @dataclass
@@ -103,24 +104,15 @@ class LiveRecorder:
         uid = task_uid(run.info, task)
         if uid in run.known and uid not in run.started:
             return  # recorded before (a replay, or an import got there first)
-        wd, problem = None, None
-        if task.workdir:
-            try:
-                wd = read_workdir(task.workdir)
-            except NextflowError as exc:
-                problem = str(exc)
-                self.warn(f"task {task.name!r} of run {run.info.run_name!r}: {problem}")
+        wd, problem = try_read_workdir(task.workdir) if task.workdir else (None, None)
+        if problem:
+            self.warn(f"task {task.name!r} of run {run.info.run_name!r}: {problem}")
         if wd:
             for path in wd.outputs:
                 run.outputs_of[path] = uid
         job = task_job(run.info, task, wd, problem)
         if uid in run.started:
-            if job["inputs"]:
-                self.rec.add_inputs(uid, job["inputs"])
-            if job["outputs"]:
-                self.rec.add_outputs(uid, job["outputs"])
-            self.rec.finish_run(uid, status=job["status"], finished_at=job["finished_at"],
-                                exit_code=job["exit_code"], error=job["error"], json=job["json"])
+            finish_task(self.rec, uid, job)
             run.started.discard(uid)
         else:
             self._guarded(run, uid, lambda: self.rec.record_job(process_spec(run.info, task), **job))
@@ -149,7 +141,7 @@ class LiveRecorder:
                 run.outputs_of.update(result.outputs_of)
             except NextflowError as exc:
                 self.warn(f"run {info.run_name!r} resumed cached tasks that could not be recorded: {exc}")
-        for path, uid in find_published(output_folders(info, launch), run.outputs_of, info.work_dir):
+        for path, uid in find_published(output_folders(info, launch), run.outputs_of):
             self.rec.add_outputs(uid, [path])
         if info.success is None:
             info.success = bool(event.workflow and event.workflow.get("success"))

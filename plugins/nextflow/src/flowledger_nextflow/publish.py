@@ -29,7 +29,7 @@ def _files(root: str):
                 yield full
 
 
-def find_published(output_dirs, task_outputs: dict[str, str], work_dir: str | None = None) -> list[tuple[str, str]]:
+def find_published(output_dirs, task_outputs: dict[str, str]) -> list[tuple[str, str]]:
     """[(published path, producing task uid)] for files under `output_dirs` that are task outputs.
 
     `task_outputs` maps each output path in a work dir to the uid of the task run that made it.

@@ -140,8 +140,7 @@ class Receiver:
                         return
                     live.handle(event)
                 except Exception as exc:  # a recording failure never stops the receiver
-                    self.failed += 1
-                    getattr(recorder, "forget", lambda: None)()  # ids from a rolled-back transaction
+                    self.failed += 1  # (a rolled-back Recorder forgets its cached ids itself)
                     self.warn(f"could not record {event.kind!r} of run {event.run_name!r}: {exc}")
                 finally:
                     self.queue.task_done()

@@ -127,7 +127,7 @@ def task_job(info: RunInfo, task: Task, wd: WorkDir | None, problem: str | None 
     if status == "errored":
         err = _read(os.path.join(task.workdir, ".command.err"), 1 << 20) if task.workdir else None
         tail = (err or "").strip()[-MAX_ERROR:]
-        error = tail or f"exit status {task.exit}" if task.exit is not None else (tail or task.status)
+        error = tail or (f"exit status {task.exit}" if task.exit is not None else task.status)
     started, finished = task_times(task)
     container = data["container"]
     return dict(
@@ -139,3 +139,14 @@ def task_job(info: RunInfo, task: Task, wd: WorkDir | None, problem: str | None 
         exit_code=task.exit, error=error, uid=task_uid(info, task),
         environment_reference=f"docker://{container}" if container and "://" not in container else container,
     )
+
+
+def finish_task(recorder, uid: str, job: dict) -> None:
+    """Finish a task run that was started earlier (live, maybe by another recorder): its files, then its
+    final status, from the `task_job` keyword arguments."""
+    if job["inputs"]:
+        recorder.add_inputs(uid, job["inputs"])
+    if job["outputs"]:
+        recorder.add_outputs(uid, job["outputs"])
+    recorder.finish_run(uid, status=job["status"], finished_at=job["finished_at"], exit_code=job["exit_code"],
+                        error=job["error"], json=job["json"])

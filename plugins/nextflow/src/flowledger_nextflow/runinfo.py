@@ -98,6 +98,15 @@ def params_from_command(command: str | None) -> dict:
     return params
 
 
+def command_option(command: str | None, *names: str) -> str | None:
+    """The value of one of Nextflow's own options (`-profile docker`, `-r 3.14`) in a command line."""
+    words = _command_words(command)
+    for word, value in zip(words, words[1:]):
+        if word in names:
+            return value
+    return None
+
+
 def from_workflow(wf: Workflow) -> RunInfo:
     """From the `started`/`completed` weblog metadata."""
     manifest = wf.get("manifest", {}) or {}

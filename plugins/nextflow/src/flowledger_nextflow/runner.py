@@ -49,6 +49,7 @@ def run(pipeline: str, *, params: dict | None = None, profiles=(), resume: bool 
     """
     from flowledger.models import Run
     from flowledger.recorder import Recorder
+    from flowledger.store import get_ledger
 
     from .receiver import Receiver
 
@@ -64,10 +65,9 @@ def run(pipeline: str, *, params: dict | None = None, profiles=(), resume: bool 
         session = resume if isinstance(resume, str) else _last_session(launch)
     else:
         session = str(uuid.uuid4())
-    if db is not None:
-        os.environ["FLOWLEDGER_DB"] = str(Path(db).absolute())
+    db = str(Path(db).absolute()) if db is not None else None  # None: resolved as everywhere
     token = secrets.token_urlsafe(18)
-    receiver = Receiver(Recorder, host="127.0.0.1", port=0, token=token).start()
+    receiver = Receiver(lambda: Recorder(db), host="127.0.0.1", port=0, token=token).start()
     out = sys.stdout if stream is None else stream
     with tempfile.TemporaryDirectory(prefix="flowledger-nextflow-") as tmp:
         cfg = Path(tmp) / "flowledger.config"
@@ -89,7 +89,9 @@ def run(pipeline: str, *, params: dict | None = None, profiles=(), resume: bool 
         command += list(args)
         child_env = dict(env if env is not None else os.environ)
         child_env.update({"NXF_UUID": session, "NXF_ANSI_LOG": "false"})
-        if os.environ.get("FLOWLEDGER_DB"):
+        if db:  # a flowledger hook in the user's own config then records into the same ledger
+            child_env["FLOWLEDGER_DB"] = db
+        elif os.environ.get("FLOWLEDGER_DB"):
             child_env.setdefault("FLOWLEDGER_DB", os.environ["FLOWLEDGER_DB"])
         try:
             proc = subprocess.Popen(command, cwd=launch, env=child_env, stdout=subprocess.PIPE,
@@ -113,14 +115,14 @@ def run(pipeline: str, *, params: dict | None = None, profiles=(), resume: bool 
                    work_dir=str(Path(work_dir).absolute()) if work_dir else None, resume=bool(resume))
     if code != 0:
         info.exit_status = code
-    recorder = Recorder()
+    recorder = Recorder(db)
     try:
         import_run(recorder, launch, name, hook_info=info)
     except NextflowError as exc:
         print(f"flowledger: WARNING: run {name} could not be imported after it ended: {exc}", file=sys.stderr)
     finally:
         recorder.close()
-    found = Run.filter(uid=run_uid(info)).one_or_none()
+    found = Run.using(get_ledger(db)).filter(uid=run_uid(info)).one_or_none()
     if found is None:
         raise NextflowError(f"Nextflow run {name} (exit status {code}) left nothing to record in {launch}")
     if check and code != 0:

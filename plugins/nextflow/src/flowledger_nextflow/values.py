@@ -12,6 +12,7 @@ EXIT_UNSET = 2147483647  # Integer.MAX_VALUE: the `exit` of a task that has not 
 _UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4, "PB": 1024**5, "EB": 1024**6}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|d|h|m|s)")
 _DURATION_FACTOR = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_MEMORY = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGTPE]?B)", re.IGNORECASE)
 
 
 def is_missing(value) -> bool:
@@ -19,14 +20,9 @@ def is_missing(value) -> bool:
 
 
 def exit_code(value) -> int | None:
-    """The task exit status; None while unset (the 2147483647 sentinel) or unparsable."""
-    if is_missing(value):
-        return None
-    try:
-        code = int(value)
-    except (TypeError, ValueError):
-        return None
-    return None if code == EXIT_UNSET else code
+    """The task exit status (a Java int); None while unset (the 2147483647 sentinel) or unparsable."""
+    code = integer(value)
+    return code if code is not None and -EXIT_UNSET <= code < EXIT_UNSET else None
 
 
 def epoch_ms(value) -> datetime | None:
@@ -35,11 +31,9 @@ def epoch_ms(value) -> datetime | None:
         return None
     try:
         ms = int(float(value))
-    except (TypeError, ValueError):
+        return datetime.fromtimestamp(ms / 1000, timezone.utc) if ms > 0 else None
+    except (TypeError, ValueError, OverflowError, OSError):  # `inf`, a year past 9999
         return None
-    if ms <= 0:
-        return None
-    return datetime.fromtimestamp(ms / 1000, timezone.utc)
 
 
 def offset_datetime(bean) -> datetime | None:
@@ -79,34 +73,35 @@ def local_datetime(text) -> datetime | None:
             return None
 
 
-def duration_ms(text) -> int | None:
-    """`620ms`, `1.2s`, `1m 5s`, `2h 3m 4s`, `1d 2h` or raw milliseconds, as integer milliseconds."""
+def _raw_or_units(text, with_units) -> int | None:
+    """A raw number (`trace.raw = true`, weblog) as an int, else `with_units(text)` for the human form."""
     if is_missing(text):
         return None
     text = str(text).strip()
     try:
         return int(float(text))
-    except ValueError:
-        pass
+    except (ValueError, OverflowError):
+        return with_units(text)
+
+
+def _duration_units(text: str) -> int | None:
     parts = _DURATION_PART.findall(text)
-    if not parts:
-        return None
-    return int(sum(float(n) * _DURATION_FACTOR[unit] for n, unit in parts))
+    return int(sum(float(n) * _DURATION_FACTOR[unit] for n, unit in parts)) if parts else None
+
+
+def _memory_units(text: str) -> int | None:
+    m = _MEMORY.fullmatch(text)
+    return int(float(m.group(1)) * _UNITS[m.group(2).upper()]) if m else None
+
+
+def duration_ms(text) -> int | None:
+    """`620ms`, `1.2s`, `1m 5s`, `2h 3m 4s`, `1d 2h` or raw milliseconds, as integer milliseconds."""
+    return _raw_or_units(text, _duration_units)
 
 
 def memory_bytes(text) -> int | None:
     """`3.2 MB` (binary units, as Nextflow's MemoryUnit prints) or raw bytes, as integer bytes."""
-    if is_missing(text):
-        return None
-    text = str(text).strip()
-    try:
-        return int(float(text))
-    except ValueError:
-        pass
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGTPE]?B)", text, re.IGNORECASE)
-    if not m:
-        return None
-    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+    return _raw_or_units(text, _memory_units)
 
 
 def percent(text) -> float | None:
@@ -124,7 +119,7 @@ def integer(value) -> int | None:
         return None
     try:
         return int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

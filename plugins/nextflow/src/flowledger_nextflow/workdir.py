@@ -130,6 +130,14 @@ def read_workdir(path, *, with_outputs: bool = True) -> WorkDir:
     return wd
 
 
+def try_read_workdir(path) -> tuple[WorkDir | None, str | None]:
+    """`(WorkDir, None)`, or `(None, reason)` when it cannot be read: the task is then recorded without files."""
+    try:
+        return read_workdir(path), None
+    except NextflowError as exc:
+        return None, str(exc)
+
+
 def match_outputs(workdir: str, patterns: list[str], staged_names: set[str]) -> list[str]:
     """Files and folders matching the declared globs, minus staged inputs and hidden files, in order."""
     found: list[str] = []
