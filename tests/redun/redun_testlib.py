@@ -96,17 +96,23 @@ def redun_executions(db: Path) -> list[str]:
 
 # ---- the ledger ----------------------------------------------------------------------------------
 def ledger_jobs(execution_id: str, root: Path) -> dict:
-    """job id -> {task, version, status, inputs, outputs, replicated, error} for one execution."""
+    """job id -> {task, version, status, parent, inputs, outputs, replicated, error} for one execution.
+
+    parent: (the parent job id in the Run's json, the job id of the Run its parent_run_uid names).
+    """
     import flowledger as fl
 
     run = fl.Run.filter(reference=execution_id, reference_type="redun_id").one()
     jobs = {}
-    for job in fl.Run.filter(initiated_by_run=run).all():
+    runs = fl.Run.filter(initiated_by_run=run).all()
+    job_of_uid = {job.uid: job.reference for job in runs}
+    for job in runs:
         assert job.reference_type == "redun_job_id"
         jobs[job.reference] = {
             "task": job.transform.name,
             "version": job.transform.version,
             "status": job.status,
+            "parent": (job.json.get("parent_job_id"), job_of_uid.get(job.json.get("parent_run_uid"))),
             "inputs": {rel(a.path, root) for a in job.inputs.all()},
             "outputs": {rel(a.path, root) for a in job.outputs.all()},
             "replicated": {rel(a.path, root) for a in job.replicated_output_artifacts.all()},
@@ -135,6 +141,7 @@ def check_against_redun(root, execution_id, db=None):
     for job_id, job in ledger.items():
         assert job["task"] == redun[job_id]["task"]
         assert job["status"] == STATUS[redun[job_id]["status"]], job
+        assert job["parent"] == (redun[job_id]["parent"],) * 2, job  # redun's job nesting, kept
         if job["status"] == "aborted":
             continue  # redun keeps no CallNode for it
         # A cached job's outputs link to the artifacts of the run that made them (replicated), or

@@ -21,7 +21,6 @@ def test_the_hooks_we_wrap_exist_with_their_signatures():
         "record_execution": ["exec_id", "args"],
         "record_tags": ["entity_type", "entity_id", "tags"],
         "record_job_start": ["job"],
-        "record_updated_time": ["execution_id"],
     }.items():
         assert list(inspect.signature(getattr(RedunBackendDb, name)).parameters)[1 : 1 + len(params)] == params
     run_params = inspect.signature(Scheduler.run).parameters

@@ -7,7 +7,7 @@ from redun.hashing import hash_struct
 from redun.utils import get_func_source
 
 import flowledger_redun
-from flowledger_redun.decorator import lineage_of
+from flowledger_redun.decorator import describe, lineage_of
 
 
 def _make(decorator, **options):
@@ -40,3 +40,12 @@ def test_bare_decorator_and_redun_options(wf):
     # The test pipeline's task, decorated with metadata, hashes as plain redun would: name + source.
     count = wf.count_words
     assert count.hash == hash_struct(["Task", "fl_test.count_words", "source", get_func_source(count.func)])
+
+
+def test_description_is_the_given_one_else_the_docstring(wf):
+    """The live observer and the importer both describe a task through `describe`."""
+    assert describe("fl_test.count_words", wf.count_words.source) == "Count the words of one sample"
+    assert describe("fl_test.normalize", wf.normalize.source) == (
+        "Turn counts into fractions. Raises when fail_on matches (failure scenario).")
+    assert describe("fl_test.write_summary", wf.write_summary.source) is None
+    assert describe("fl_test.unknown", None) is None

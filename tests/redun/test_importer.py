@@ -10,12 +10,12 @@ from flowledger_redun.importer import import_executions
 from redun_testlib import comparable, ledger_jobs, redun_config, redun_executions, use_ledger
 
 
-def run(wf, root, fail_on="", scheduler_class=Scheduler):
+def run(wf, root, fail_on="", scheduler_class=Scheduler, expr=None):
     scheduler = scheduler_class(config=redun_config(root))
     scheduler.load()
     try:
-        scheduler.run(wf.main("data", "out", fail_on))
-    except ValueError:
+        scheduler.run(expr if expr is not None else wf.main("data", "out", fail_on))
+    except (ValueError, RuntimeError):
         pass
     return redun_executions(root / "redun.db")[-1]
 
@@ -32,10 +32,12 @@ def test_import_agrees_with_live_recording(project, wf, monkeypatch, tmp_path):
     db_uri = f"sqlite:///{project / 'redun.db'}"
     executions = []
     use_ledger(monkeypatch, live_db)
-    for step in ("fresh", "cached", "changed", "failed"):
+    for step in ("fresh", "cached", "changed", "failed", "stopped"):
         if step == "changed":
             (project / "data/sample_C.txt").write_text("other words\n")
-        execution_id = run(wf, project, fail_on="sample_A" if step == "failed" else "")
+        # "stopped": a job fails while another still runs (left RUNNING in redun.db: aborted).
+        expr = wf.race("data", "out") if step == "stopped" else None
+        execution_id = run(wf, project, fail_on="sample_A" if step == "failed" else "", expr=expr)
         executions.append(execution_id)
         # Import right away, so both ledgers hash the same file contents.
         [done] = import_executions(db_uri, execution=execution_id[:8], base_dir=str(project), ledger=str(imported_db))
@@ -49,6 +51,8 @@ def test_import_agrees_with_live_recording(project, wf, monkeypatch, tmp_path):
         assert comparable(imported) == comparable(live)
     statuses = {job["status"] for job in ledger_jobs(executions[2], project).values()}
     assert statuses == {"completed", "cached"}
+    statuses = {job["status"] for job in ledger_jobs(executions[4], project).values()}
+    assert statuses == {"errored", "aborted"}
 
 
 def test_cli_imports_each_execution_once(project, wf, monkeypatch):
@@ -59,9 +63,13 @@ def test_cli_imports_each_execution_once(project, wf, monkeypatch):
     assert fl.Run.filter(reference_type="redun_id").count() == 0
     runner = CliRunner()
     db_uri = f"sqlite:///{project / 'redun.db'}"
+    first_id = redun_executions(project / "redun.db")[0]
+    only = runner.invoke(cli, ["redun", "import", "--db-uri", db_uri, "--execution", first_id[:8]])
+    assert only.exit_code == 0 and only.output.count("imported as run") == 1, only.output
+    assert fl.Run.filter(reference_type="redun_id").one().reference == first_id
     result = runner.invoke(cli, ["redun", "import", "--db-uri", db_uri])
     assert result.exit_code == 0, result.output
-    assert result.output.count("imported as run") == 2
+    assert result.output.count("imported as run") == 1 and result.output.count("already in the ledger") == 1
     runs = fl.Run.filter(reference_type="redun_id").all()
     assert len(runs) == 2
     first, second = sorted(runs, key=lambda r: r.started_at)

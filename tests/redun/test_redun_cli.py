@@ -3,6 +3,7 @@
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -29,19 +30,46 @@ def same_result(stdout):
     return re.sub(r"hash=[0-9a-f]+", "hash=...", stdout)
 
 
+def redun_records(db):
+    """(task name, task hash) pairs and the number of call arguments in a redun.db."""
+    con = sqlite3.connect(db)
+    tasks = set(con.execute("SELECT namespace || '.' || name, hash FROM task"))
+    arguments = con.execute("SELECT count(*) FROM argument").fetchone()[0]
+    con.close()
+    return tasks, arguments
+
+
+PLAIN_TASK = '''from redun import task as _redun_task
+
+
+def task(func=None, *, description=None, key=None, **options):
+    """Plain `redun.task`: the lineage metadata dropped."""
+    return _redun_task(func, **options) if func is not None else _redun_task(**options)
+'''
+
+
 @pytest.fixture
 def twin(project, tmp_path):
-    """The same project without the ini line."""
+    """The same project without the plugin: no ini line, and plain `redun.task` in the pipeline."""
     root = tmp_path / "plain"
     shutil.copytree(project, root)
     write_ini(root, plugin=False)
+    pipeline = root / PIPELINE[0]
+    text = pipeline.read_text()
+    assert "from flowledger_redun import task\n" in text
+    pipeline.write_text(text.replace("from flowledger_redun import task\n", PLAIN_TASK))
     return root
 
 
 def test_redun_run_records_and_behaves_the_same(project, twin, monkeypatch):
     db = project / ".redun" / "redun.db"
-    # Same parameters in --help: the decorator adds none.
-    assert redun(project, *PIPELINE[:2], "--help").stdout == redun(twin, *PIPELINE[:2], "--help").stdout
+    # Same parameters in the help: the decorator adds none. (In redun 0.44, `redun run FILE TASK --help`
+    # prints `redun run`'s own help; `redun run FILE TASK help` lists the task's parameters.)
+    for task, parameter in (("main", "--fail-on"), ("count_words", "--sample")):
+        for help_flag in ("--help", "help"):
+            recorded_help = redun(project, PIPELINE[0], task, help_flag).stdout
+            assert recorded_help == redun(twin, PIPELINE[0], task, help_flag).stdout
+        assert parameter in recorded_help and "--job-info" not in recorded_help
     # Fresh run, then a full cache hit: same output and cache hits with and without the plugin.
     for step in ("fresh", "cached"):
         recorded, plain = redun(project, "--tag", f"step={step}", *PIPELINE), redun(twin, *PIPELINE)
@@ -65,6 +93,9 @@ def test_redun_run_records_and_behaves_the_same(project, twin, monkeypatch):
     assert fl.Run.filter(reference=execution_id, reference_type="redun_id").one().status == "errored"
     ledger = check_against_redun(project, execution_id, db=db)
     assert [j["status"] for j in by_task(ledger)["fl_test.normalize"]].count("errored") == 1
+    # redun's own records: the decorated tasks hash as plain ones (so recording invalidates no cache),
+    # and the decorator adds no argument to any call.
+    assert redun_records(db) == redun_records(twin / ".redun" / "redun.db")
     # The same three executions imported, with the defaults, into another ledger.
     other = project.parent / "imported.db"
     flowledger = str(Path(sys.executable).with_name("flowledger"))

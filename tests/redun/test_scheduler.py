@@ -7,11 +7,12 @@ import warnings
 
 import pytest
 import redun
+from redun.scheduler import DryRunResult
 
 import flowledger as fl
 from flowledger_redun import Scheduler
 
-from redun_testlib import by_task, check_against_redun, redun_config, redun_executions
+from redun_testlib import by_task, check_against_redun, ledger_jobs, redun_config, redun_executions
 
 TASKS = {"fl_test.count_words": 3, "fl_test.normalize": 3, "fl_test.merge_report": 1, "fl_test.level1": 1,
          "fl_test.level2": 1, "fl_test.write_summary": 1, "fl_test.main": 1}
@@ -128,7 +129,7 @@ def test_redun_run_with_config_dir(project, wf, monkeypatch):
 def test_dryrun_records_nothing(project, wf):
     scheduler = Scheduler(config=redun_config(project))
     scheduler.load()
-    with pytest.raises(Exception):
+    with pytest.raises(DryRunResult):  # redun's way to end a dry run that would have to run jobs
         scheduler.run(wf.main("data", "out"), dryrun=True)
     assert fl.Run.filter(reference_type="redun_id").count() == 0
 
@@ -176,3 +177,43 @@ def test_jobs_running_when_redun_stops_are_aborted(project, wf):
     assert tasks["fl_test.race"][0]["status"] == "errored"
     execution = fl.Run.filter(reference=execution_id, reference_type="redun_id").one()
     assert execution.status == "errored" and execution.error == "RuntimeError: cannot read data/sample_A.txt"
+
+
+def test_content_hashing_happens_off_the_scheduler_thread(project, wf, monkeypatch):
+    import threading
+
+    import flowledger.hashing
+    import flowledger_redun.observer as observer
+
+    scheduler_threads, hashing_threads = set(), set()
+    job_inputs, content = observer.job_inputs, flowledger.hashing.Hasher.content
+
+    def spy_inputs(*args, **kwargs):  # called from record_job_start: on redun's scheduler thread
+        scheduler_threads.add(threading.get_ident())
+        return job_inputs(*args, **kwargs)
+
+    def spy_content(self, path):
+        hashing_threads.add(threading.get_ident())
+        return content(self, path)
+
+    monkeypatch.setattr(observer, "job_inputs", spy_inputs)
+    monkeypatch.setattr(flowledger.hashing.Hasher, "content", spy_content)
+    _, execution_id = run(wf, project)
+    check_against_redun(project, execution_id)
+    assert scheduler_threads and hashing_threads
+    assert not scheduler_threads & hashing_threads
+
+
+def test_a_task_returning_an_expression_is_judged_by_its_evaluated_result(project, wf):
+    """note_via_child writes out/note.txt and returns identity(note): the file appears only in the
+    evaluated result, and identity got it as an input, so it is note_via_child's output."""
+    scheduler = Scheduler(config=redun_config(project))
+    scheduler.load()
+    assert scheduler.run(wf.note_via_child("out/note.txt")).path == "out/note.txt"
+    execution_id = redun_executions(project / "redun.db")[-1]
+    tasks = by_task(ledger_jobs(execution_id, project))
+    assert tasks["fl_test.note_via_child"][0]["outputs"] == {"out/note.txt"}
+    assert tasks["fl_test.identity"][0]["inputs"] == {"out/note.txt"}
+    assert tasks["fl_test.identity"][0]["outputs"] == set()
+    note = fl.Artifact.filter(path=str(project / "out/note.txt")).one()
+    assert note.run.transform.name == "fl_test.note_via_child"

@@ -7,6 +7,8 @@ main(input_dir, outdir, fail_on, executor)
   summarize(...) -> level1 -> level2 -> write_summary  (a File returned through three levels)
 main returns an expression, so its own result is known only once the children resolve.
 race() fails in failer() while sleeper() still runs: redun stops, sleeper is left running.
+note_via_child() writes a file and returns it through identity(): its result is an expression, and
+only its evaluated value shows the file.
 """
 
 import os
@@ -103,3 +105,16 @@ def failer(sample: File) -> File:
 def race(input_dir: str = "data", outdir: str = "out") -> list:
     sample = File(os.path.join(input_dir, "sample_A.txt"))
     return [sleeper(2.0, os.path.join(outdir, "slept.txt")), failer(sample)]
+
+
+@task()
+def identity(f: File) -> File:
+    return f
+
+
+@task()
+def note_via_child(out_path: str = "out/note.txt") -> File:
+    """Writes a file, and returns it through a child: an expression, evaluated after this job."""
+    note = File(out_path)
+    note.write("note\n")
+    return identity(note)

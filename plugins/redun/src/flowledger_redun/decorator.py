@@ -8,6 +8,8 @@ hash, so turning recording on does not invalidate redun's cache.
 
 from __future__ import annotations
 
+import ast
+import textwrap
 from typing import Any, Callable, Optional
 
 import redun
@@ -31,11 +33,7 @@ def task(
 
     def deco(f: Callable) -> redun.Task:
         made = redun.task(**task_options)(f)
-        doc = (f.__doc__ or "").strip().splitlines()
-        LINEAGE[made.fullname] = {
-            "description": description or (doc[0] if doc else None),
-            "key": key,
-        }
+        LINEAGE[made.fullname] = {"description": description, "key": key}
         return made
 
     return deco(func) if func is not None else deco
@@ -44,3 +42,21 @@ def task(
 def lineage_of(task_fullname: str) -> dict[str, Any]:
     """The metadata given to `task(...)` for this task, or {} for plain redun tasks."""
     return LINEAGE.get(task_fullname, {})
+
+
+def describe(task_fullname: str, source: Optional[str]) -> Optional[str]:
+    """A task's description: the one given to `task(...)`, else its docstring's first line.
+
+    The docstring is read from the task's source, which both the live observer (`Task.source`) and
+    the importer (redun.db keeps it) have, so that both describe a task alike.
+    """
+    given = lineage_of(task_fullname).get("description")
+    if given:
+        return given
+    try:
+        tree = ast.parse(textwrap.dedent(source or ""))
+        func = next(n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+        doc = ast.get_docstring(func) or ""
+    except (SyntaxError, StopIteration, ValueError):
+        return None
+    return doc.splitlines()[0] if doc else None

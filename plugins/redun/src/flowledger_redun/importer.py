@@ -13,17 +13,14 @@ one. What the database cannot tell, and what we assume instead:
 
 from __future__ import annotations
 
-import ast
 import json
 import os
-import textwrap
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .observer import JOB_REFERENCE_TYPE, REFERENCE_TYPE
+from .hooks import DEFAULT_DB_URI
+from .observer import JOB_REFERENCE_TYPE, REFERENCE_TYPE, error_text, pipeline_transform, task_transform
 from .values import job_inputs, job_outputs
-
-DEFAULT_DB_URI = "sqlite:///.redun/redun.db"
 
 STATUS = {"DONE": "completed", "CACHED": "cached", "FAILED": "errored", "RUNNING": "aborted"}
 
@@ -76,7 +73,6 @@ def import_executions(
 
 def _import_execution(rec: Any, session: Any, ex: Any, base: str) -> Imported:
     from flowledger.ids import new_uid
-    from flowledger.recorder import TransformSpec
     from redun.backends.db import Job, Tag
     from redun.backends.base import TagEntity
 
@@ -96,12 +92,7 @@ def _import_execution(rec: Any, session: Any, ex: Any, base: str) -> Imported:
         .all()
     )
     exec_uid = rec.start_run(
-        transform=TransformSpec(
-            name=root.task.fullname,
-            type="pipeline",
-            source_code=root.task.source,
-            description=_docstring(root.task.source),
-        ),
+        transform=pipeline_transform(root.task),
         reference=ex.id,
         reference_type=REFERENCE_TYPE,
         started_at=root.start_time,
@@ -137,15 +128,7 @@ def _import_execution(rec: Any, session: Any, ex: Any, base: str) -> Imported:
         if remote:
             info["remote_files"] = sorted(set(remote))
         rec.record_job(
-            transform=TransformSpec(
-                name=job.task.fullname,
-                type="task",
-                version=job.task.hash,
-                source_code=job.task.source,
-                description=_docstring(job.task.source),
-                reference=job.task.hash,
-                reference_type="redun_task_hash",
-            ),
+            transform=task_transform(job.task),
             inputs=inputs,
             outputs=outputs,
             initiated_by=exec_uid,
@@ -182,8 +165,8 @@ def _call_args(node: Any) -> tuple[list, dict]:
 
 
 def _error_text(value: Any) -> str:
-    error = getattr(value, "error", value)
-    return f"{type(error).__name__}: {error}"
+    """The error of a redun `ErrorValue`, as the live observer records it."""
+    return error_text(getattr(value, "error", value))
 
 
 def _argv(args: Any) -> list:
@@ -192,13 +175,3 @@ def _argv(args: Any) -> list:
     except (ValueError, TypeError):
         return [str(args)]
 
-
-def _docstring(source: Optional[str]) -> Optional[str]:
-    """First docstring line of the task's function, as the live observer takes it."""
-    try:
-        tree = ast.parse(textwrap.dedent(source or ""))
-        func = next(n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
-        doc = ast.get_docstring(func) or ""
-        return doc.splitlines()[0] if doc else None
-    except (SyntaxError, StopIteration, ValueError):
-        return None

@@ -9,8 +9,8 @@ job. That is all we need. These attributes are public but undocumented: the plug
 `redun>=0.44,<0.45` and a canary test checks them.
 
 Everything here runs on redun's scheduler thread, so it only walks values and queues calls on a
-`BackgroundRecorder`, which hashes files and writes the ledger on its own thread (finished jobs
-are handed over in bursts, see `_queue_job`).
+`BackgroundRecorder`, which hashes files and writes the ledger on its own thread (it lingers a
+moment after the first call, so jobs settling tens of milliseconds apart share transactions).
 
 Choices:
 - A job's Run is initiated by the execution's Run (as every plugin's job runs are); the parent job
@@ -23,7 +23,6 @@ Choices:
 
 from __future__ import annotations
 
-import inspect
 import os
 import time
 import warnings
@@ -31,13 +30,12 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from flowledger.ids import new_uid
+from flowledger.recorder import TransformSpec
 
-from .decorator import lineage_of
+from .decorator import describe, lineage_of
 from .values import job_inputs, job_outputs
 
 REFERENCE_TYPE = "redun_id"
-FLUSH_SECONDS = 0.5
-FLUSH_JOBS = 200
 JOB_REFERENCE_TYPE = "redun_job_id"
 
 
@@ -75,11 +73,9 @@ class ExecutionObserver:
         self.job_uids: dict[str, str] = {}
         self.attributed: set[str] = set()
         self.errors: dict[int, tuple[BaseException, str]] = {}  # id(error) -> (error, job id)
-        self.transforms: dict[str, Any] = {}
+        self.transforms: dict[str, TransformSpec] = {}
         self.failed = False
         self.warned = False
-        self.pending: list[dict[str, Any]] = []  # finished jobs not yet handed to the recorder
-        self.flushed_at = time.monotonic()
         self.cpu_ns = 0  # scheduler-thread CPU spent in our hooks (bench, logs)
         self.jobs_seen = 0
 
@@ -121,38 +117,21 @@ class ExecutionObserver:
     def job_started(self, job: Any, *_: Any, **__: Any) -> None:
         self._guarded(self._job_started, job)
 
-    def idle(self, *_: Any, **__: Any) -> None:
-        """redun's event loop had nothing to do for a while: hand over the jobs that finished."""
-        if self.pending:
-            self._guarded(self._flush_jobs)
-
     def finish(self, status: str, error: Optional[BaseException]) -> None:
         """Close open jobs as aborted, finish the execution's Run, flush the recorder."""
         try:
             self._guarded(self._finish, status, error)
         finally:
             try:
-                self._flush_jobs()  # also after a failure: what was recorded before it stays
-                self.rec.close()
+                self.rec.close()  # also after a failure: what was recorded before it stays
             except Exception as exc:
                 self._fail(exc)
 
     # -- implementation ----------------------------------------------------------------------
     def _execution_started(self, exec_id: str, argv: list[str]) -> None:
-        from flowledger.recorder import TransformSpec
-
         self.exec_id = exec_id
-        task = self.root_task
-        name = task.fullname if task is not None else "redun.root_task"
-        # The root task's source, as the importer sees it in redun.db, so both give one version.
-        source = getattr(task, "source", None)
         self.exec_uid = self.rec.start_run(
-            transform=TransformSpec(
-                name=name,
-                type="pipeline",
-                source_code=source,
-                description=_describe(task) if task is not None else None,
-            ),
+            transform=pipeline_transform(self.root_task),
             reference=exec_id,
             reference_type=REFERENCE_TYPE,
             json={"args": list(argv), "tags": {}, "cwd": os.getcwd()},
@@ -198,7 +177,7 @@ class ExecutionObserver:
         outputs, remote = job_outputs(result, state.inputs, self.attributed)
         state.remote.extend(remote)
         status = "cached" if job.was_cached else "completed"
-        self._record(job, state, status, outputs)
+        self._record(job.id, state, status, outputs, call_hash=job.call_hash)
 
     def _job_failed(self, job: Any, state: JobState, error: BaseException) -> None:
         if self.open_jobs.pop(job.id, None) is None:
@@ -208,60 +187,34 @@ class ExecutionObserver:
             state.json["error_from_job_id"] = origin[1]
         else:
             self.errors[id(error)] = (error, job.id)
-        self._record(job, state, "errored", [], error=f"{type(error).__name__}: {error}")
+        self._record(job.id, state, "errored", [], call_hash=job.call_hash, error=error_text(error))
 
-    def _record(self, job: Any, state: JobState, status: str, outputs: list[str], error=None) -> None:
-        if job.call_hash:
-            state.json["call_hash"] = job.call_hash
+    def _record(self, job_id: str, state: JobState, status: str, outputs: list[str], *, call_hash=None,
+                error: Optional[str] = None, finished_at: Optional[float] = None) -> None:
+        """Hand a settled job to the recorder (which batches calls into transactions itself)."""
+        if call_hash:
+            state.json["call_hash"] = call_hash
         if state.remote:
             state.json["remote_files"] = sorted(set(state.remote))
-        self._queue_job(
-            transform=self._transform(job.task),
+        self.rec.record_job(
+            transform=self._transform(state.task),
             inputs=state.inputs,
             outputs=outputs,
             initiated_by=self.exec_uid,
-            reference=job.id,
+            reference=job_id,
             reference_type=JOB_REFERENCE_TYPE,
             status=status,
             started_at=state.started_at,
-            finished_at=time.time(),
+            finished_at=finished_at or time.time(),
             json=state.json,
             error=error,
             uid=state.uid,
         )
 
-    def _queue_job(self, **fields: Any) -> None:
-        """Hand finished jobs to the recorder in bursts.
-
-        Jobs settle one at a time, tens of milliseconds apart; passed on one by one, each would wake
-        the recorder's thread for a transaction of its own. In bursts (every FLUSH_SECONDS, or
-        FLUSH_JOBS jobs) they share one, and the recorder competes less with redun for the GIL.
-        """
-        self.pending.append(fields)
-        now = time.monotonic()
-        if len(self.pending) >= FLUSH_JOBS or now - self.flushed_at >= FLUSH_SECONDS:
-            self._flush_jobs(now)
-
-    def _flush_jobs(self, now: Optional[float] = None) -> None:
-        pending, self.pending = self.pending, []
-        self.flushed_at = now or time.monotonic()
-        for fields in pending:
-            self.rec.record_job(**fields)
-
-    def _transform(self, task: Any) -> Any:
+    def _transform(self, task: Any) -> TransformSpec:
         spec = self.transforms.get(task.hash)
         if spec is None:
-            from flowledger.recorder import TransformSpec
-
-            spec = self.transforms[task.hash] = TransformSpec(
-                name=task.fullname,
-                type="task",
-                version=task.hash,
-                source_code=getattr(task, "source", None),
-                description=_describe(task),
-                reference=task.hash,
-                reference_type="redun_task_hash",
-            )
+            spec = self.transforms[task.hash] = task_transform(task)
         return spec
 
     def _finish(self, status: str, error: Optional[BaseException]) -> None:
@@ -272,36 +225,41 @@ class ExecutionObserver:
             # redun is fail-fast: jobs still running when it stopped are left RUNNING in its
             # database. We say what happened to them.
             self.open_jobs.pop(job_id)
-            self._queue_job(
-                transform=self._transform(state.task),
-                inputs=state.inputs,
-                outputs=[],
-                initiated_by=self.exec_uid,
-                reference=job_id,
-                reference_type=JOB_REFERENCE_TYPE,
-                status="aborted",
-                started_at=state.started_at,
-                finished_at=now,
-                json=state.json,
-                uid=state.uid,
-            )
-        self._flush_jobs()
+            self._record(job_id, state, "aborted", [], finished_at=now)
         self.rec.finish_run(
             self.exec_uid,
             status=status,
             finished_at=now,
-            error=None if error is None else f"{type(error).__name__}: {error}",
+            error=None if error is None else error_text(error),
             exit_code=None,
             json={"tags": self.tags, "jobs": self.jobs_seen},
         )
 
 
-def _describe(task: Any) -> Optional[str]:
-    """The decorator's description, else the first line of the task's docstring."""
-    meta = lineage_of(task.fullname)
-    if meta.get("description"):
-        return meta["description"]
-    func = getattr(task, "func", None)
-    doc = (inspect.getdoc(func) if func is not None else None) or ""
-    return doc.splitlines()[0] if doc else None
+def error_text(error: BaseException) -> str:
+    """How a job's error is recorded (live and imported alike)."""
+    return f"{type(error).__name__}: {error}"
 
+
+# -- Transforms: shared with the importer, whose redun.db `Task` rows have the same fullname, hash, source.
+def pipeline_transform(task: Any) -> TransformSpec:
+    """The execution's Transform: the root task, versioned by its source (None: redun's own root)."""
+    if task is None:
+        return TransformSpec(name="redun.root_task", type="pipeline")
+    source = getattr(task, "source", None)
+    return TransformSpec(name=task.fullname, type="pipeline", source_code=source,
+                         description=describe(task.fullname, source))
+
+
+def task_transform(task: Any) -> TransformSpec:
+    """A job's Transform: the task's full name, versioned by redun's task hash, with its source."""
+    source = getattr(task, "source", None)
+    return TransformSpec(
+        name=task.fullname,
+        type="task",
+        version=task.hash,
+        source_code=source,
+        description=describe(task.fullname, source),
+        reference=task.hash,
+        reference_type="redun_task_hash",
+    )

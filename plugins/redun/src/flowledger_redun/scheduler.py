@@ -1,9 +1,9 @@
 """A recording redun `Scheduler`, and the `setup_scheduler` that `.redun/redun.ini` names.
 
-The Scheduler is redun's own, with the same arguments; it wraps four methods of its backend
+The Scheduler is redun's own, with the same arguments; it wraps three methods of its backend
 instance (not the class, and not a proxy: `redun log` and friends check
 `isinstance(backend, RedunBackendDb)`) so that an `ExecutionObserver` sees the execution, its
-tags, every job start and the idle event loop. The ledger is opened only when an execution runs: `redun log`,
+tags and every job start. The ledger is opened only when an execution runs: `redun log`,
 `redun console` ... also build their scheduler through `setup_scheduler`.
 """
 
@@ -96,7 +96,7 @@ def _root_task(scheduler: redun.Scheduler, expr: Any) -> Any:
 
 
 def _wrap_backend(scheduler: Scheduler) -> None:
-    """Call the running execution's observer after each of four backend methods."""
+    """Call the running execution's observer after each of three backend methods."""
     backend = scheduler.backend
 
     def after(name: str, hook: str) -> None:
@@ -121,7 +121,6 @@ def _wrap_backend(scheduler: Scheduler) -> None:
         after("record_execution", "execution_started")
         after("record_tags", "tags_recorded")
         after("record_job_start", "job_started")
-        after("record_updated_time", "idle")  # called by the event loop when it waits
     except AttributeError as exc:  # a backend of another kind: run unrecorded rather than fail
         warnings.warn(f"flowledger cannot record with this redun backend ({exc}); the workflow is not affected",
                       RuntimeWarning, stacklevel=3)

@@ -52,9 +52,7 @@ def iter_files(value: Any, base: str | None = None) -> Iterator[FoundFile]:
             continue
         if isinstance(value, Staging):
             stack.append(value.remote)
-        elif isinstance(value, Dir):
-            yield _found(value, base)
-        elif isinstance(value, File):
+        elif isinstance(value, (File, Dir)):  # before FileSet: a Dir is one
             yield _found(value, base)
         elif isinstance(value, FileSet):
             stack.extend(reversed(list(value)))
