@@ -2,11 +2,11 @@
 
 N `touch` jobs plus one `cat` aggregate, Snakemake 9 with `--scheduler greedy --cores 2`, a fresh
 directory (and ledger) per run, configurations interleaved so that machine noise hits all of them alike.
-With `--snkmt`, snakemake-logger-plugin-snkmt (a commit per event) is measured too, from a throwaway
-venv with the same Snakemake version, as a reference point.
+snakemake-logger-plugin-snkmt (a commit per event) is measured too, as a reference point, from a
+throwaway venv with the same Snakemake version, when it installs (`--no-snkmt` skips it).
 
-    uv run python bench/snakemake_overhead.py                    # 1,000 jobs, 5 repeats
-    uv run python bench/snakemake_overhead.py --jobs 200 --repeats 3 --snkmt
+    uv run python bench/snakemake_overhead.py                    # 1,000 jobs, 5 repeats, with snkmt
+    uv run python bench/snakemake_overhead.py --jobs 200 --repeats 3 --no-snkmt
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1000, help="number of tiny jobs (default 1000)")
     parser.add_argument("--repeats", type=int, default=5, help="runs per configuration (default 5)")
     parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--snkmt", action="store_true", help="also measure snakemake-logger-plugin-snkmt")
+    parser.add_argument("--snkmt", action=argparse.BooleanOptionalAction, default=True,
+                        help="also measure snakemake-logger-plugin-snkmt, when it installs (default: yes)")
     parser.add_argument("--snakemake", default=str(Path(sys.executable).with_name("snakemake")),
                         help="the Snakemake 9 executable that has the flowledger plugin")
     args = parser.parse_args()
@@ -132,6 +133,8 @@ def main() -> None:
     expected = args.jobs + 3  # N touch jobs, agg, all, and the workflow run
     if any(r.get("runs") != expected for r in flow):
         print(f"WARNING: expected {expected} runs in each ledger, got {[r.get('runs') for r in flow]}")
+    if any(r["warnings"] for r in flow):
+        print(f"WARNING: flowledger warned in {sum(1 for r in flow if r['warnings'])} of {len(flow)} runs")
     ratio = statistics.median(r["wall"] for r in flow) / base_wall
     print(f"\nmedian wall-time ratio flowledger / baseline: {ratio:.3f} (target <= 1.05)")
 

@@ -52,7 +52,8 @@ def _tell(sm, workdir: Path, db: Path, decoy: Path, snapshots: Path) -> Story:
     step("dryrun", "-n", "--forceall")
     with open(workdir / "data" / "B.txt", "a") as handle:
         handle.write("a fourth line for B\n")
-    step("rerun", summary_targets=())
+    (workdir / "config.yaml").write_text("note: rerun\n")  # unused by the rules, but recorded
+    step("rerun", "--configfile", "config.yaml", summary_targets=())
     snakefile = workdir / "Snakefile"
     snakefile.write_text(snakefile.read_text().replace("(tr a-z A-Z <", "(tr 'a-z' 'A-Z' <"))
     step("code_change", summary_targets=())

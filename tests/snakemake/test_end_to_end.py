@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import getpass
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -44,10 +46,13 @@ def latest_makers(fl) -> dict[int, object]:
 
 
 def check_against_summary(fl, story, step, workflow_run) -> None:
-    """Each output row of `--detailed-summary` names the rule, inputs, logs and command of its job."""
+    """Each output row of `--detailed-summary` names the rule, inputs, logs and command of its job; the
+    rows grouped by (rule, inputs, command) are the jobs, and the invocation's own jobs are exactly those
+    whose outputs it (re)wrote."""
     makers = latest_makers(fl)
     rows = step.summary
     assert rows
+    made_by: dict[tuple, dict] = {}  # (rule, inputs, shellcmd) -> {id: job run} of the runs that made those rows
     for row in rows:
         path = story.workdir / row["output_file"]
         if row["status"] == "missing":  # a failed job's output: nothing may claim to have made it
@@ -64,11 +69,12 @@ def check_against_summary(fl, story, step, workflow_run) -> None:
         assert {f for f in row["log-file(s)"].split(",") if f} <= produced, row
         assert run.json["shellcmd"] == (None if row["shellcmd"] == "-" else row["shellcmd"]), row
         assert run.initiated_by_run.transform.type == "pipeline"
-    # and the invocation's own jobs: one per (rule, inputs, command) group of rows, plus `all` (no outputs)
-    fresh = {(r["rule"], r["input-file(s)"], r["shellcmd"]) for r in rows
-             if r["status"] != "missing" and makers[fl.Artifact.filter(path=str(story.workdir / r["output_file"]))
-                                                     .one().id].initiated_by_run == workflow_run}
-    assert len([r for r in jobs_of(fl, workflow_run) if r.transform.name != "all"]) >= len(fresh)
+        made_by.setdefault((row["rule"], row["input-file(s)"], row["shellcmd"]), {})[run.id] = run
+    assert all(len(runs) == 1 for runs in made_by.values()), made_by  # one job made all outputs of a job
+    makers_here = {run.id for runs in made_by.values() for run in runs.values()
+                   if run.initiated_by_run == workflow_run}
+    completed_here = {r.id for r in jobs_of(fl, workflow_run) if r.status == "completed" and r.transform.name != "all"}
+    assert makers_here == completed_here  # `all` has no outputs, so no rows
 
 
 def test_one_workflow_run_per_executing_invocation(story, open_ledger):
@@ -87,11 +93,18 @@ def test_one_workflow_run_per_executing_invocation(story, open_ledger):
         assert data["snakemake_version"].startswith(f"{story.major}.")
         assert data["cores"] == 2
         assert "--cores 2" in data["cmd"]
-        assert data["config_md5"] and data["configfiles"] == []
+        assert data["config_md5"]
         assert data["host"]
         assert data["snakefile"] == str(story.workdir / "Snakefile")
         # Snakemake's own log of the invocation is the run's report
         assert run.report.path.startswith(str(story.workdir / ".snakemake" / "log"))
+    # only the rerun was given a config file (an unused one, so the workflow's version stays the same)
+    assert [r.json["configfiles"] for r in runs] == [[], [str(story.workdir / "config.yaml")], [], []]
+    md5s = [r.json["config_md5"] for r in runs]
+    assert md5s[0] == md5s[2] == md5s[3] == hashlib.md5(b"{}").hexdigest()  # Snakemake 9's config_md5
+    assert md5s[1] == hashlib.md5(json.dumps({"note": "rerun"}).encode()).hexdigest()
+    if story.major >= 9:  # Snakemake's workflow id, as its log prints it (Snakemake 8 has none)
+        assert all(f"Workflow ID: {r.reference}" in Path(r.report.path).read_text() for r in runs)
     # not in git: the version is a hash of the Snakefile and scripts, so the code change made a new one
     versions = [r.transform.version for r in runs]
     assert versions[0] == versions[1] != versions[2] == versions[3]
@@ -243,3 +256,21 @@ def test_conda_environment_file_and_quiet(tmp_path, open_ledger):
     assert run.environment.path == str(workdir / "envs" / "tools.yaml")
     assert run.environment.hash == sha256(workdir / "envs" / "tools.yaml")
     assert run.json["conda_env"] == {"file": str(workdir / "envs" / "tools.yaml")}
+
+
+@pytest.mark.parametrize("major", [9, 8], ids=["snakemake9", "snakemake8"])
+def test_touch_run_records_nothing(major, tmp_path, open_ledger):
+    """`--touch` only updates the outputs' times: no job ran, so none is recorded (README)."""
+    from snakemake_support import clean_env, new_workflow, snakemake_for
+
+    sm = snakemake_for(major)
+    workdir = new_workflow(tmp_path / "project")
+    env = clean_env(FLOWLEDGER_DB=str(tmp_path / "ledger.db"))
+    assert sm.run(workdir, "results/raw/A.upper.txt", env=env).returncode == 0
+    with open(workdir / "data" / "A.txt", "a") as handle:
+        handle.write("changed\n")
+    touched = sm.run(workdir, "results/raw/A.upper.txt", "--touch", env=env)
+    assert touched.returncode == 0, touched.stderr
+    assert "make_raw" in touched.stdout + touched.stderr  # Snakemake did consider the job
+    fl = open_ledger(tmp_path / "ledger.db")
+    assert [r.transform.name for r in fl.Run.filter().order_by("id").all()] == ["project", "make_raw"]

@@ -83,8 +83,9 @@ def read_only(root: Path, undo: list) -> Path:
 
 @pytest.mark.parametrize("major", [9, 8], ids=["snakemake9", "snakemake8"])
 @pytest.mark.parametrize("broken", [healthy, corrupt, unwritable, read_only, locked], ids=lambda f: f.__name__)
-def test_broken_ledger_changes_nothing_but_one_warning(major, broken, tmp_path, undo):
-    """(`healthy`: the same comparison with a ledger that works, and no warning at all.)"""
+def test_broken_ledger_changes_nothing_but_one_warning(major, broken, tmp_path, undo, open_ledger):
+    """(`healthy`: the same comparison with a ledger that works, and no warning at all; and with
+    --keep-going, the jobs that do not depend on the failed one are recorded as completed.)"""
     sm = snakemake_for(major)
     ledger = broken(tmp_path, undo) if broken in (read_only, locked) else broken(tmp_path)
     plain = new_workflow(tmp_path / "plain")
@@ -93,7 +94,8 @@ def test_broken_ledger_changes_nothing_but_one_warning(major, broken, tmp_path, 
 
     without = sm.run(plain, *args, record=False, env=clean_env())
     with_plugin = sm.run(recorded, *args, env=clean_env(FLOWLEDGER_DB=str(ledger),
-                                                        SNAKEMAKE_LOGGER_FLOWLEDGER_WAIT=str(WAIT)))
+                                                        SNAKEMAKE_LOGGER_FLOWLEDGER_WAIT=str(WAIT),
+                                                        SNAKEMAKE_LOGGER_FLOWLEDGER_NAME="keep-going"))
 
     assert without.returncode == 1
     assert with_plugin.returncode == without.returncode, with_plugin.stderr
@@ -103,7 +105,8 @@ def test_broken_ledger_changes_nothing_but_one_warning(major, broken, tmp_path, 
     assert tree_digest(recorded, "benchmarks").keys() == tree_digest(plain, "benchmarks").keys()  # timings vary
     warnings = [line for line in with_plugin.stderr.splitlines() if "WARNING: flowledger" in line]
     if broken is healthy:
-        assert warnings == [] and ledger.exists()
+        assert warnings == []
+        check_keep_going_recorded(open_ledger(ledger), recorded)
         return
     assert len(warnings) == 1, with_plugin.stderr
     assert "the workflow is not affected" in warnings[0] or "the pipeline is not affected" in warnings[0]
@@ -111,3 +114,19 @@ def test_broken_ledger_changes_nothing_but_one_warning(major, broken, tmp_path, 
         assert "gave up waiting" in warnings[0]
     if broken is corrupt:
         assert ledger.read_bytes().startswith(b"this is not an SQLite database")
+
+
+def check_keep_going_recorded(fl, workdir: Path) -> None:
+    (workflow,) = fl.Run.filter(reference_type="snakemake_id").all()
+    assert workflow.transform.name == "keep-going"  # the name setting, as an environment variable
+    assert workflow.status == "errored"
+    jobs = {(r.transform.name, r.json["wildcards"].get("sample")): r
+            for r in fl.Run.filter(initiated_by_run=workflow).all()}
+    assert set(jobs) == {("prep_fail", None), ("fail_shell", None),
+                         *((rule, sample) for rule in ("make_raw", "split", "stats") for sample in "AB")}
+    failed = jobs.pop(("fail_shell", None))
+    assert failed.status == "errored" and failed.exit_code == 3
+    assert {r.status for r in jobs.values()} == {"completed"}
+    for sample in "AB":
+        made = fl.Artifact.filter(path=str(workdir / f"results/stats/{sample}.json")).one()
+        assert made.run == jobs[("stats", sample)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,14 @@ def test_settings_are_logger_options_and_env_vars():
     assert set(fields) == {"db", "name", "wait"}
     for field in fields.values():
         assert field.default is None and field.metadata["help"] and field.metadata["env_var"] is True
+    # as Snakemake offers them to users
+    snakemake = Path(sys.executable).with_name("snakemake")
+    done = subprocess.run([str(snakemake), "--help"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    shown = " ".join(done.stdout.split())  # argparse wraps long lines
+    for name in fields:
+        assert f"--logger-flowledger-{name} VALUE" in shown
+        assert f"[env var: SNAKEMAKE_LOGGER_FLOWLEDGER_{name.upper()}]" in shown
 
 
 def test_dry_run_never_opens_the_ledger(ledger_path):
@@ -85,3 +94,51 @@ def test_handler_path_console_script():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert Path(done.stdout.strip()).is_file()
+
+
+def test_hashing_outputs_does_not_hold_up_snakemakes_thread(tmp_path, open_ledger):
+    """The handler returns while an output is still being hashed (here: a hash that blocks until told)."""
+    import threading
+
+    from flowledger.hookspecs import hookimpl
+    from flowledger.plugins import load_plugins, pm
+
+    from snakemake_logger_plugin_flowledger.events import Event
+    from snakemake_logger_plugin_flowledger.tracker import WorkflowTracker
+
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"x" * 1_000_000)
+
+    class SlowHash:
+        started, release = threading.Event(), threading.Event()
+
+        @hookimpl
+        def compute_hash(self, path):
+            if path == str(big):
+                self.started.set()
+                self.release.wait(60)
+            return None  # then the built-in sha256
+
+    slow = SlowHash()
+    load_plugins()
+    pm.register(slow, name="slow-hash")
+    try:
+        tracker = WorkflowTracker(snakemake_major=9)
+        job = {"jobid": 1, "rule": "big", "input": [], "output": [str(big)], "log": [], "benchmark": []}
+        feed = threading.Thread(target=lambda: [tracker.handle(e) for e in (
+            Event("workflow_started", 1.0, "T", {"workflow_id": "w"}),
+            Event("job_info", 2.0, "T", job),
+            Event("job_finished", 3.0, "T", {"jobid": 1}))])
+        feed.start()
+        feed.join(20)
+        assert not feed.is_alive()  # Snakemake's thread is free ...
+        assert slow.started.wait(20)  # ... while the output is being hashed
+        slow.release.set()
+        tracker.close()
+    finally:
+        slow.release.set()
+        pm.unregister(name="slow-hash")
+    fl = open_ledger(tmp_path / "ledger" / "ledger.db")
+    (made,) = fl.Run.filter(reference_type="snakemake_job").all()
+    assert made.status == "completed"
+    assert [a.hash for a in made.outputs.all()] == [hashlib.sha256(big.read_bytes()).hexdigest()]

@@ -128,18 +128,15 @@ class _StackProbe(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
-            kind = str(getattr(record, "event", "") or "")
-            if kind == "job_info":
-                from .workflow_info import job_from_stack
-
-                self.tracker.note_job_object(getattr(record, "jobid", None), job_from_stack())
-            elif kind == "job_error":
-                from .workflow_info import exception_from_stack
-
-                self.tracker.note_job_exception(getattr(record, "jobid", None), exception_from_stack())
+            kind = getattr(record, "event", None)
+            if kind in _PROBED:
+                self.tracker.probe_stack(str(kind), getattr(record, "jobid", None))
         except Exception:
             pass
         return True
+
+
+_PROBED = ("job_info", "job_error")  # LogEvent is a StrEnum: its members compare equal to these
 
 
 __all__ = ["LogHandler", "LogHandlerSettings"]

@@ -36,7 +36,7 @@ def log_handler(msg: dict) -> None:
             tracker = _get_tracker()
             if tracker is None:
                 return
-            _probe(tracker, level, msg)
+            tracker.probe_stack(level, msg.get("jobid"))  # the handler runs inline: the stack is Snakemake's
             from snakemake_logger_plugin_flowledger.events import from_message
 
             event = from_message(msg)
@@ -49,16 +49,6 @@ def log_handler(msg: dict) -> None:
 
 
 _WANTED = {"job_info", "shellcmd", "job_finished", "job_error", "error", "resources_info", "run_info", "info"}
-
-
-def _probe(tracker: Any, level: str, msg: dict) -> None:
-    """The live Job / exception, read from the calling thread's stack (the handler runs inline)."""
-    from snakemake_logger_plugin_flowledger import workflow_info as wi
-
-    if level == "job_info":
-        tracker.note_job_object(msg.get("jobid"), wi.job_from_stack())
-    elif level == "job_error":
-        tracker.note_job_exception(msg.get("jobid"), wi.exception_from_stack())
 
 
 def _snakemake_logger() -> Any:

@@ -65,22 +65,25 @@ class WorkflowTracker:
         self._error_in_thread: dict[str | None, _ErrorNote] = {}
         self.last_job_in_thread: dict[str | None, int] = {}
         self.counts = {"completed": 0, "errored": 0, "aborted": 0}
-        self._rule_specs: dict[str, Any] = {}
-        self._rule_sources: dict[str, dict[str, Any]] = {}
+        self._rules: dict[str, tuple[Any, str | None]] = {}  # rule -> (TransformSpec, source kind)
+        self.created_by: str | None = None
         self.closed = False
         self._broken = False
         self._touch: bool | None = None
 
     # ---- input -------------------------------------------------------------------------------
-    def note_job_object(self, jobid: Any, job: Any) -> None:
-        """From the synchronous stack probe: the live Job behind a job_info message."""
-        if job is not None and jobid is not None:
-            self.live_jobs[int(jobid)] = job
-
-    def note_job_exception(self, jobid: Any, error: BaseException | None) -> None:
-        """From the synchronous stack probe: the exception behind a job_error message."""
-        if jobid is not None:
-            self.job_failures[int(jobid)] = error
+    def probe_stack(self, kind: str, jobid: Any) -> None:
+        """Called synchronously in the thread that logs a message (Snakemake 9's logging filter, Snakemake
+        8's handler): keeps the live Job behind a job_info, or the exception behind a job_error, which the
+        messages leave out. Cheap: a short walk up the caller's stack, nothing else."""
+        if jobid is None:
+            return
+        if kind == ev.JOB_INFO:
+            job = wi.job_from_stack()
+            if job is not None:
+                self.live_jobs[int(jobid)] = job
+        elif kind == ev.JOB_ERROR:
+            self.job_failures[int(jobid)] = wi.exception_from_stack()
 
     def handle(self, event: ev.Event) -> None:
         """Take one event; never raises (a bug here must not reach Snakemake)."""
@@ -132,15 +135,16 @@ class WorkflowTracker:
     def _on_job_info(self, event: ev.Event) -> None:
         if self._not_executing():
             return
-        data = dict(event.data)
-        jobid = data.get("jobid")
+        jobid = event.data.get("jobid")
         if jobid is None:
             return
-        data["started_at"] = event.time
-        data["workdir"] = os.getcwd()
-        self.jobs[jobid] = data
+        self._remember_job(event)
         self.last_job_in_thread[event.thread] = jobid
         self._ensure_workflow_run()
+
+    def _remember_job(self, event: ev.Event) -> None:
+        """What a job_info (or a job_error without one) tells about a job, until the job ends."""
+        self.jobs[event.data["jobid"]] = {**event.data, "started_at": event.time, "workdir": os.getcwd()}
 
     def _on_shellcmd(self, event: ev.Event) -> None:
         """Snakemake 8 sends the command separately, right after its job_info, in the same thread."""
@@ -160,10 +164,7 @@ class WorkflowTracker:
         if jobid is None:
             return
         if jobid not in self.jobs:  # job_error without job_info (should not happen): keep what it says
-            data = dict(event.data)
-            data["started_at"] = event.time
-            data["workdir"] = os.getcwd()
-            self.jobs[jobid] = data
+            self._remember_job(event)
         self._ensure_workflow_run()
         message = self._error_for_thread(event.thread)
         failure = self.job_failures.pop(jobid, None)
@@ -201,9 +202,10 @@ class WorkflowTracker:
             self.workflow_id = str(uuid.uuid4())
         workflow = wi.live_workflow()
         spec, data = self._workflow_transform(workflow)
+        self.created_by = self._user()
         self.run_uid = self.recorder.start_run(
             spec, reference=self.workflow_id, reference_type=REFERENCE_TYPE,
-            started_at=self.started_at or time.time(), json=data, created_by=self._user(), status="started")
+            started_at=self.started_at or time.time(), json=data, created_by=self.created_by, status="started")
 
     def _workflow_transform(self, workflow: Any) -> tuple[Any, dict[str, Any]]:
         from flowledger.recorder import TransformSpec
@@ -259,21 +261,22 @@ class WorkflowTracker:
             return None
 
     # ---- jobs ----------------------------------------------------------------------------------
-    def _rule_spec(self, rule: str | None, workflow: Any) -> Any:
+    def _rule_spec(self, rule: str | None, workflow: Any) -> tuple[Any, str | None]:
+        """(TransformSpec, source kind) of a rule, looked up once per invocation."""
         from flowledger.recorder import TransformSpec
 
         key = rule or "?"
-        if key not in self._rule_specs:
+        if key not in self._rules:
             found = wi.rule_source(workflow, key) if workflow is not None else {}
-            self._rule_sources[key] = found
             kind = found.get("kind")
-            self._rule_specs[key] = TransformSpec(
+            spec = TransformSpec(
                 name=key, type="rule", source_code=found.get("source"),
                 reference=found.get("reference"),
                 reference_type={"script": "script", "notebook": "notebook", "wrapper": "snakemake_wrapper"}.get(
                     kind or "", "snakemake_rule"),
                 description=f"Snakemake rule {key}" + (f" ({kind})" if kind else ""))
-        return self._rule_specs[key]
+            self._rules[key] = (spec, kind)
+        return self._rules[key]
 
     def _record_job(self, jobid: int, status: str, finished_at: float, *, error: str | None = None,
                     exit_code: int | None = None, extra: dict[str, Any] | None = None) -> None:
@@ -287,7 +290,7 @@ class WorkflowTracker:
             job = wi.job_for_id(workflow, jobid)
         details = wi.job_details(job) if job is not None else {}
         rule = info.get("rule")
-        spec = self._rule_spec(rule, workflow)
+        spec, source_kind = self._rule_spec(rule, workflow)
         workdir = info.get("workdir") or os.getcwd()
 
         def absolute(paths: list[str]) -> list[str]:
@@ -312,7 +315,7 @@ class WorkflowTracker:
             "log": info.get("log") or [],
             "benchmark": _one_or_list(info.get("benchmark") or []),
             "message": info.get("rule_msg"),
-            "source_kind": self._rule_sources.get(rule or "?", {}).get("kind"),
+            "source_kind": source_kind,
             "conda_env": conda,
             "container": container,
             "workflow_id": self.workflow_id,
@@ -330,7 +333,7 @@ class WorkflowTracker:
             initiated_by=self.run_uid, reference=f"{self.workflow_id}/{jobid}", reference_type=JOB_REFERENCE_TYPE,
             status=status, started_at=info.get("started_at"), finished_at=finished_at, json=data,
             exit_code=exit_code, error=error, environment=environment,
-            environment_reference=environment_reference, created_by=self._user())
+            environment_reference=environment_reference, created_by=self.created_by)
         self.counts[status] = self.counts.get(status, 0) + 1
 
     # ---- the end -------------------------------------------------------------------------------
@@ -373,7 +376,6 @@ class WorkflowTracker:
             data["recording_incomplete"] = True  # an internal error stopped recording part-way
         self.recorder.finish_run(self.run_uid, status=status, finished_at=now, error=error, json=data,
                                  report=report)
-
 
     def _workflow_known(self) -> bool:
         """An error is a failed invocation of a workflow only once Snakemake got as far as one."""
