@@ -1,12 +1,10 @@
 """The ledger file: where it is, concurrent writers, crashes, corrupt and read-only ledgers."""
 
-import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
-import warnings
 
 import pytest
 

@@ -32,7 +32,7 @@ class Record:
         self._related: dict[str, Any] = {}
         for name in self._fields:
             self._row.setdefault(name, None)
-        for name, (column, _) in self._foreign.items():
+        for column, _ in self._foreign.values():
             self._row.setdefault(column, None)
         for name, value in values.items():
             if name in self._foreign or name in self._fields or name == "id":

@@ -44,7 +44,7 @@ def register_commands(cli):
             done = import_executions(db_uri, execution=execution, base_dir=base_dir,
                                      ledger=_ledger_option(ctx))
         except (FileNotFoundError, LookupError) as problem:
-            raise click.ClickException(str(problem))
+            raise click.ClickException(str(problem)) from None
         for item in done:
             if item.run_uid is None:
                 click.echo(f"{item.execution_id}  already in the ledger, skipped")
