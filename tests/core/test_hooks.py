@@ -70,6 +70,10 @@ def test_hook_artifact_recorded(listener, tmp_path):
         ("started", second, "completed"), ("replicated", str(tmp_path / "out.txt"), second),
         ("finished", second, "completed"),
     ]
+    (tmp_path / "by-hand.txt").write_text("made by hand")
+    run = fl.Run.get(first)
+    fl.Artifact(tmp_path / "by-hand.txt", run=run).save()  # the model API tells listeners too
+    assert listener.events[-1] == ("output", str(tmp_path / "by-hand.txt"), first)
 
 
 def test_hook_compute_hash(flowledger_plugin, tmp_path):

@@ -118,6 +118,22 @@ class Recorder:
             self._write_cache(conn, prepared)
         self._notify(run_id, links, started=False, finished=False)
 
+    def register_artifact(self, path, *, run_uid: str | None = None, description: str | None = None) -> int:
+        """One file or folder: an output of run `run_uid` when given, else a raw input. Returns its id."""
+        role = "output" if run_uid else "input"
+        prepared = self.prepare(**{f"{role}s": [path]})
+        if prepared.problems:
+            raise InputError("; ".join(p for problems in prepared.problems.values() for p in problems))
+        with self.ledger.write() as conn:
+            run_id = self.run_id(conn, run_uid) if run_uid else None
+            artifact_id, linked_as = self._artifact(conn, (prepared.outputs or prepared.inputs)[0], run_id, role)
+            if description:
+                conn.execute("UPDATE artifacts SET description = ? WHERE id = ?", (description, artifact_id))
+            self._write_cache(conn, prepared)
+        if run_id is not None:
+            self._notify(run_id, [(artifact_id, linked_as)], started=False, finished=False)
+        return artifact_id
+
     def batch(self):
         """Several calls in one transaction (one commit): `with recorder.batch(): ...`; all or nothing."""
         return self.ledger.write()

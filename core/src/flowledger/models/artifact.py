@@ -35,17 +35,8 @@ class Artifact(Record):
         if not self.path:
             raise FlowledgerError("an Artifact needs a path")
         ledger = self._store
-        recorder = recorder_for(ledger)
-        run = self.run
-        prepared = recorder.prepare(outputs=[self.path]) if run else recorder.prepare(inputs=[self.path])
-        if prepared.problems:
-            raise FlowledgerError("; ".join(p for problems in prepared.problems.values() for p in problems))
-        content = (prepared.outputs or prepared.inputs)[0]
-        with ledger.write() as conn:
-            artifact_id, _ = recorder._artifact(conn, content, run.id if run else None, "output" if run else "input")
-            if self.description:
-                conn.execute("UPDATE artifacts SET description = ? WHERE id = ?", (self.description, artifact_id))
-            recorder._write_cache(conn, prepared)
+        artifact_id = recorder_for(ledger).register_artifact(
+            self.path, run_uid=self.run.uid if self.run else None, description=self.description)
         return self._become(artifact_id, ledger)
 
     @property

@@ -32,7 +32,7 @@ class Run(Record):
             uid = recorder.start_run(self._row["transform_id"], reference=self.reference,
                                      reference_type=self.reference_type, initiated_by=initiated_by,
                                      started_at=self.started_at, json=self.json, status=self.status, uid=self.uid)
-            return self._become(recorder.run_id(None, uid), ledger)
+            return self._become(recorder.run_id(ledger.conn, uid), ledger)
         was = ledger.query("SELECT status FROM runs WHERE id = ?", (self.id,))[0]["status"]
         if self.status in FINAL_STATUSES and not self.finished_at:
             self.finished_at = now()

@@ -1,6 +1,6 @@
 """Transform: what is run (a pipeline, a rule, a task, a process, a script, a notebook)."""
 
-from ..recorder import TransformSpec, ensure_transform, recorder_for
+from ..recorder import TransformSpec, recorder_for
 from .registry import Record
 
 
@@ -22,9 +22,8 @@ class Transform(Record):
         spec = TransformSpec(name=self.name, type=self.type, version=self.version, source_code=self.source_code,
                              reference=self.reference, reference_type=self.reference_type,
                              description=self.description)
-        recorder = recorder_for(ledger)
         with ledger.write() as conn:
-            transform_id = ensure_transform(conn, spec, recorder.user_id(conn, None))
+            transform_id = recorder_for(ledger).transform_id(conn, spec)
         return self._become(transform_id, ledger)
 
     @property
