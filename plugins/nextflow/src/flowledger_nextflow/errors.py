@@ -1,10 +1,14 @@
-"""The one error type of this plugin: a message that names the file, event or value at fault."""
+"""The plugin's error type (a message naming the file, event or value at fault) and its warning line."""
 
-try:  # the core's base class, so the CLI prints it as one line
-    from flowledger.errors import InputError as _Base
-except ImportError:  # pragma: no cover - the core is a dependency; this only guards partial installs
-    _Base = ValueError
+import sys
+
+from flowledger.errors import InputError
 
 
-class NextflowError(_Base):
+class NextflowError(InputError):
     """Bad Nextflow input (malformed event, unreadable trace file, odd path) or a missing `nextflow`."""
+
+
+def print_warning(message: str) -> None:
+    """A recording problem that must not change the run: one line on stderr."""
+    print(f"flowledger: WARNING: {message}", file=sys.stderr, flush=True)

@@ -6,11 +6,10 @@ weblog never sends) from the trace file, and finishes the workflow Run. Both fai
 handled: `error` before `completed` (Nextflow <= 25.04) or after it (>= 25.10), with or without trace.
 """
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import NextflowError
+from .errors import NextflowError, print_warning
 from .events import Event
 from .importer import existing_runs, output_folders, record_tasks
 from .logfile import find_log_run, read_log_runs
@@ -37,7 +36,7 @@ class LiveRecorder:
 
     def __init__(self, recorder, warn=None):
         self.rec = recorder
-        self.warn = warn or (lambda msg: print(f"flowledger: WARNING: {msg}", file=sys.stderr, flush=True))
+        self.warn = warn or print_warning
         self.runs: dict[tuple[str, str], _LiveRun] = {}
 
     def handle(self, event: Event) -> None:

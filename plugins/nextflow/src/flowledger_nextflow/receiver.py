@@ -10,11 +10,10 @@ import base64
 import hmac
 import json
 import queue
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-from .errors import NextflowError
+from .errors import NextflowError, print_warning
 from .events import parse_event
 from .live import LiveRecorder
 
@@ -100,7 +99,7 @@ class Receiver:
                  max_body: int = MAX_BODY, warn=None):
         self.token = token
         self.max_body = max_body
-        self.warn = warn or (lambda msg: print(f"flowledger: WARNING: {msg}", file=sys.stderr, flush=True))
+        self.warn = warn or print_warning
         self.queue: queue.Queue = queue.Queue()
         self.accepted = self.rejected = self.failed = 0
         self._recorder_factory = recorder_factory

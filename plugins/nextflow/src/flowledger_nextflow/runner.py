@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 from .config import config_text
-from .errors import NextflowError
+from .errors import NextflowError, print_warning
 from .history import read_history
 from .importer import import_run
 from .record import run_uid
@@ -119,7 +119,7 @@ def run(pipeline: str, *, params: dict | None = None, profiles=(), resume: bool 
     try:
         import_run(recorder, launch, name, hook_info=info)
     except NextflowError as exc:
-        print(f"flowledger: WARNING: run {name} could not be imported after it ended: {exc}", file=sys.stderr)
+        print_warning(f"run {name} could not be imported after it ended: {exc}")
     finally:
         recorder.close()
     found = Run.using(get_ledger(db)).filter(uid=run_uid(info)).one_or_none()
