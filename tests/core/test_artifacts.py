@@ -4,7 +4,7 @@ import hashlib
 import pytest
 
 import flowledger as fl
-from flowledger.recorder import Recorder, TransformSpec
+from flowledger.plugin_api import Recorder, TransformSpec
 
 
 def sha256(path):

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from flowledger.cli import cli
-from flowledger.recorder import Recorder, TransformSpec
+from flowledger.plugin_api import Recorder, TransformSpec
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from sqlite_utils.migrations import Migrations
 
 import flowledger as fl
 from flowledger.plugins import pm
-from flowledger.recorder import Recorder, TransformSpec
+from flowledger.plugin_api import Recorder, TransformSpec
 from flowledger.store import Ledger
 
 

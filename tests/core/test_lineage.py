@@ -1,7 +1,7 @@
 """Lineage: from a result back to the raw inputs, and everything downstream of an input."""
 
 import flowledger as fl
-from flowledger.recorder import Recorder, TransformSpec
+from flowledger.plugin_api import Recorder, TransformSpec
 
 
 def build_chain(tmp_path):

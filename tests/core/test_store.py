@@ -9,10 +9,10 @@ import textwrap
 import pytest
 
 import flowledger as fl
-from flowledger.background import BackgroundRecorder
-from flowledger.errors import LedgerError
+from flowledger.plugin_api import BackgroundRecorder
+from flowledger.plugin_api import LedgerError
 from flowledger.location import resolve_ledger_path
-from flowledger.recorder import Recorder, TransformSpec
+from flowledger.plugin_api import Recorder, TransformSpec
 from flowledger.store import Ledger, forget_ledgers
 
 
@@ -34,7 +34,7 @@ def test_location_order(tmp_path, monkeypatch):
 WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from flowledger.recorder import Recorder, TransformSpec
+    from flowledger.plugin_api import Recorder, TransformSpec
     worker, jobs, folder = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
     recorder = Recorder()
     run = recorder.start_run(TransformSpec(name="writer"), reference=worker, reference_type="test")
@@ -62,7 +62,7 @@ def test_concurrent_writers_lose_nothing(tmp_path):
 def test_a_killed_writer_leaves_a_consistent_ledger_with_its_run_unfinished(tmp_path, ledger_path):
     script = textwrap.dedent("""
         import os, signal
-        from flowledger.recorder import Recorder, TransformSpec
+        from flowledger.plugin_api import Recorder, TransformSpec
         recorder = Recorder()
         recorder.start_run(TransformSpec(name="doomed"), reference="r1", reference_type="test")
         os.kill(os.getpid(), signal.SIGKILL)
@@ -84,8 +84,8 @@ def test_a_corrupt_ledger_is_named_in_the_error(tmp_path):
 
 READ_ONLY_CHECK = textwrap.dedent("""
     import flowledger as fl
-    from flowledger.errors import LedgerError
-    from flowledger.recorder import Recorder, TransformSpec
+    from flowledger.plugin_api import LedgerError
+    from flowledger.plugin_api import Recorder, TransformSpec
     print("read:", fl.Run.filter(reference="kept").one().transform.name)
     try:
         Recorder().start_run(TransformSpec(name="after"))

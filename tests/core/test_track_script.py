@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import flowledger as fl
-from flowledger.users import current_handle
+from flowledger.identity import current_handle
 
 HEADER = "import flowledger as fl\n"
 

@@ -1,96 +1,142 @@
 """Recording off the pipeline's thread: calls return at once, a worker hashes and writes in batches.
 
 The worker takes whatever has queued up since its last commit and writes it in one transaction, so a
-burst of 1,000 jobs costs a handful of commits. If the ledger fails, the pipeline is told once (one
-warning) and goes on; every batch committed before the failure stays.
+burst of 1,000 jobs costs a handful of commits. It runs at a lower CPU priority than the pipeline, so
+hashing large outputs does not compete with the jobs for the cores. If the ledger fails, the pipeline
+is told once (one warning) and goes on; every batch committed before the failure stays.
 """
 
+from __future__ import annotations
+
+import contextlib
+import os
 import queue
-import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
-from .recorder import FINAL_STATUSES, Recorder, TransformSpec
-from .ids import new_uid
+from .calls import Call, CallRecorder
+from .contract import PathLike, RunInfo
+from .recorder import Recorder
+from .warn import WarnOnce
 
 MAX_BATCH = 500
 LINGER_S = 0.05  # after the first queued call, wait this long for more, so a trickle still shares commits
-_STOP = object()
+NICENESS = 10  # added to the worker thread's nice value (Linux threads have their own)
 
 
-class BackgroundRecorder:
-    """The Recorder's contract, asynchronous. Call `close()` at the end to flush and wait.
+@dataclass
+class _Flush:
+    """A marker in the queue: set when everything queued before it is written."""
 
-    `warn` receives the one warning (default: printed to stderr); a plugin passes its own to route it
-    through the workflow manager's logging or to share one warning with its own errors.
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class _Stop:
+    """The last item in the queue."""
+
+
+class BackgroundRecorder(CallRecorder):
+    """`RecorderAPI`, asynchronous and never raising. Call `close()` at the end to flush and wait.
+
+    The worker thread starts, and the ledger opens, on the first call: an invocation that records nothing
+    never touches the ledger. `warn` receives the one warning (default: printed to stderr); a plugin passes
+    its own `WarnOnce` to share one warning with its own errors.
     """
 
-    def __init__(self, db=None, *, warn=None, name: str = "flowledger-recorder"):
+    def __init__(self, db: PathLike | None = None, *, warn: Callable[[str], None] | None = None,
+                 name: str = "flowledger-recorder"):
         self._db = db
-        self._warn = warn or _print_warning
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.warn = warn if isinstance(warn, WarnOnce) else WarnOnce(warn)
+        self._queue: queue.SimpleQueue[Call | _Flush | _Stop] = queue.SimpleQueue()
         self._recorder: Recorder | None = None
+        self._name = name
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
         self.failures = 0
-        self._warned = False
         self._closed = False
-        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
-        self._thread.start()
 
     # ---- the contract (returns at once) ----------------------------------------------------------
-    def start_run(self, transform: TransformSpec, *, uid=None, **fields) -> str:
-        uid = uid or new_uid(16)
-        self._put("start_run", transform, uid=uid, **fields)
-        return uid
+    def submit(self, call: Call) -> None:
+        if self._closed:
+            self.failures += 1
+            self.warn.failed(f"{type(call).__name__} after close()", RuntimeError("not recorded"))
+            return
+        self._start()
+        self._queue.put(call)
 
-    def record_job(self, transform: TransformSpec, *, uid=None, **fields) -> str:
-        uid = uid or new_uid(16)
-        self._put("record_job", transform, uid=uid, **fields)
-        return uid
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[object]:
+        """Calls are batched into transactions already; this only groups them for the reader."""
+        yield self
 
-    def finish_run(self, uid: str, **fields) -> None:
-        self._put("finish_run", uid, **fields)
+    def find_run(self, *, reference: str, reference_type: str) -> str | None:
+        return self._read(lambda recorder: recorder.find_run(reference=reference, reference_type=reference_type),
+                          None)
 
-    def add_inputs(self, uid: str, paths) -> None:
-        self._put("add_inputs", uid, list(paths))
+    def get_run(self, uid: str) -> RunInfo | None:
+        return self._read(lambda recorder: recorder.get_run(uid), None)
 
-    def add_outputs(self, uid: str, paths) -> None:
-        self._put("add_outputs", uid, list(paths))
+    def runs_under(self, uid: str) -> list[RunInfo]:
+        return self._read(lambda recorder: recorder.runs_under(uid), [])
 
-    def flush(self, timeout: float | None = None) -> None:
-        """Wait until everything queued so far is written (or given up)."""
-        done = threading.Event()
-        self._queue.put(done)
-        done.wait(timeout)
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued so far is written (or given up); False if `timeout` ran out."""
+        if self._thread is None:
+            return True
+        marker = _Flush()
+        self._queue.put(marker)
+        return marker.done.wait(timeout)
 
     def close(self, timeout: float | None = None) -> bool:
         """Flush and stop; False if `timeout` ran out first (the ledger locked for long, say)."""
         if not self._closed:
             self._closed = True
-            self._queue.put(_STOP)
+            if self._thread is not None:
+                self._queue.put(_Stop())
+        if self._thread is None:
+            return True
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
     # ---- the worker --------------------------------------------------------------------------
-    def _put(self, method: str, *args, **kwargs) -> None:
-        if self._closed:
-            self._fail(f"{method} called after close(); not recorded")
-            return
-        self._queue.put((method, args, kwargs))
+    def _start(self) -> None:
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
+                    self._thread.start()
+
+    def _read(self, query, default):
+        """A query, after what is queued so far is written (it may be what the query looks for)."""
+        self.flush()
+        recorder = self._recorder or self._open()
+        if recorder is None:
+            return default
+        try:
+            return query(recorder)
+        except Exception as error:  # a plugin's question must not break the pipeline either
+            self.warn.failed("reading the ledger", error)
+            return default
 
     def _work(self) -> None:
+        _lower_priority()
         stop = False
         while not stop:
-            batch, waiters = [], []
+            batch: list[Call] = []
+            flushes: list[_Flush] = []
             item = self._queue.get()
             deadline = time.monotonic() + LINGER_S
             while True:
-                if item is _STOP:
+                if isinstance(item, _Stop):
                     stop = True
-                elif isinstance(item, threading.Event):
-                    waiters.append(item)
+                elif isinstance(item, _Flush):
+                    flushes.append(item)
                 else:
                     batch.append(item)
-                if stop or waiters or len(batch) >= MAX_BATCH:
+                if stop or flushes or len(batch) >= MAX_BATCH:
                     break  # flush() and close() do not wait for the window
                 try:
                     item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -98,64 +144,34 @@ class BackgroundRecorder:
                     break
             if batch:
                 self._write(batch)
-            for waiter in waiters:
-                waiter.set()
+            for flush in flushes:
+                flush.done.set()
         if self._recorder is not None:
             self._recorder.close()
 
-    def _write(self, batch: list) -> None:
+    def _write(self, batch: list[Call]) -> None:
         recorder = self._open()
         if recorder is None:
             self.failures += len(batch)
             return
-        try:
-            prepared = [self._prepare(recorder, item) for item in batch]
-            with recorder.ledger.write() as conn:
-                for item, ready in zip(batch, prepared):
-                    self._apply(recorder, conn, item, ready)
-        except Exception:
-            self._write_one_by_one(recorder, batch)
+        recorder.submit_all(batch, self._failed)
 
-    def _write_one_by_one(self, recorder: Recorder, batch: list) -> None:
-        """A batch failed: keep every record that can still be written, warn about the rest."""
-        for method, args, kwargs in batch:
-            try:
-                getattr(recorder, method)(*args, **kwargs)
-            except Exception as error:  # recording must never reach the pipeline
-                self.failures += 1
-                self._fail(f"{method} failed: {error}")
-
-    def _prepare(self, recorder: Recorder, item):
-        method, args, kwargs = item
-        if method == "record_job":
-            return recorder.prepare(inputs=kwargs.get("inputs", ()), outputs=kwargs.get("outputs", ()),
-                                    logs=kwargs.get("logs", ()), environment=kwargs.get("environment"))
-        return None
-
-    def _apply(self, recorder: Recorder, conn, item, prepared) -> None:
-        method, args, kwargs = item
-        if method == "record_job":
-            fields = {k: v for k, v in kwargs.items() if k not in ("inputs", "outputs", "logs", "environment")}
-            run_id, _, links = recorder.write_job(conn, args[0], prepared, **fields)
-            recorder._notify(run_id, links, started=True,
-                             finished=kwargs.get("status", "completed") in FINAL_STATUSES)
-        else:
-            getattr(recorder, method)(*args, **kwargs)  # joins the open transaction
+    def _failed(self, call: Call, error: Exception) -> None:
+        self.failures += 1
+        self.warn.failed(type(call).__name__, error)  # recording must never reach the pipeline
 
     def _open(self) -> Recorder | None:
         if self._recorder is None:
             try:
                 self._recorder = Recorder(self._db)
             except Exception as error:
-                self._fail(str(error))
+                self.warn.failed("", error)
         return self._recorder
 
-    def _fail(self, message: str) -> None:
-        if not self._warned:
-            self._warned = True
-            self._warn(f"flowledger could not record lineage ({message}); the pipeline is not affected, "
-                       "and what was recorded before stays in the ledger. Further recording errors are not shown.")
 
-
-def _print_warning(message: str) -> None:
-    print(f"WARNING: {message}", file=sys.stderr, flush=True)
+def _lower_priority() -> None:
+    """Let the pipeline's own processes have the cores first: hashing is the recorder's heaviest work."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not allowed: run at the usual priority
+        pass

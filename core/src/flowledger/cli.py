@@ -10,10 +10,11 @@ from rich.console import Console
 from rich.table import Table
 
 from . import lineage, render
+from .clitools import DB_HELP, db_option
 from .errors import FlowledgerError
 from .location import ENV_VAR, LEDGER_NAME, PROJECT_DIR, resolve_ledger_path
 from .models import Artifact, Run
-from .plugins import load_plugins, pm
+from .plugins import DEFAULT_PLUGINS, load_plugins, pm
 from .store import get_ledger
 
 
@@ -30,16 +31,13 @@ class FriendlyGroup(click.Group):
 
 @click.group(cls=FriendlyGroup)
 @click.version_option(package_name="flowledger")
-@click.option("--db", type=click.Path(dir_okay=True), help=f"Ledger file (default: ${ENV_VAR}, the nearest "
-              f"{PROJECT_DIR}/{LEDGER_NAME}, or a per-user ledger).")
+@click.option("--db", type=click.Path(dir_okay=True), help=DB_HELP)
 def cli(db):
     """Data lineage for workflow runs: which run made this file, from which inputs, with which code?"""
-    if db:
-        os.environ[ENV_VAR] = str(Path(db).absolute())  # plugins and child processes resolve it the same way
 
 
-def _existing_ledger():
-    path = resolve_ledger_path()
+def _existing_ledger(db):
+    path = resolve_ledger_path(db)
     if not path.exists():
         raise FlowledgerError(f"no ledger at {path}: record a run first, or run `flowledger init`")
     return get_ledger(path)
@@ -50,11 +48,12 @@ def _emit_json(data) -> None:
 
 
 @cli.command()
-def init():
+@db_option
+def init(db):
     """Create a ledger for this project in ./.flowledger/ (found from every sub-folder)."""
     path = Path.cwd() / PROJECT_DIR / LEDGER_NAME
-    if os.environ.get(ENV_VAR):
-        path = resolve_ledger_path()
+    if db or os.environ.get(ENV_VAR):
+        path = resolve_ledger_path(db)
     get_ledger(path)
     click.echo(f"Ledger ready at {path}")
 
@@ -66,9 +65,10 @@ def init():
 @click.option("--all", "include_jobs", is_flag=True, help="Include job runs (runs initiated by another run).")
 @click.option("--limit", default=50, show_default=True, help="Most recent runs to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def runs(transform_name, reference_type, status, include_jobs, limit, as_json):
+@db_option
+def runs(transform_name, reference_type, status, include_jobs, limit, as_json, db):
     """List runs, most recent first (workflow-level runs unless --all)."""
-    ledger = _existing_ledger()
+    ledger = _existing_ledger(db)
     query = Run.using(ledger)
     if transform_name:
         query = query.filter(transform__name=transform_name)
@@ -93,9 +93,10 @@ def runs(transform_name, reference_type, status, include_jobs, limit, as_json):
 @cli.command()
 @click.argument("run_uid")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def show(run_uid, as_json):
+@db_option
+def show(run_uid, as_json, db):
     """Show one run: fields, inputs, outputs, parent and child runs (a unique uid prefix is enough)."""
-    ledger = _existing_ledger()
+    ledger = _existing_ledger(db)
     query = Run.using(ledger).filter(uid__startswith=run_uid)
     matches = query.count()
     if matches != 1:
@@ -127,9 +128,10 @@ def show(run_uid, as_json):
 @click.option("--downstream", is_flag=True, help="Show what was made from PATH instead of where it came from.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--format", "fmt", type=click.Choice(["tree", "dot", "mermaid"]), default="tree", show_default=True)
-def lineage_command(path, downstream, as_json, fmt):
+@db_option
+def lineage_command(path, downstream, as_json, fmt, db):
     """Which runs, code and inputs led to PATH (back to raw inputs)."""
-    ledger = _existing_ledger()
+    ledger = _existing_ledger(db)
     artifact = Artifact.using(ledger).filter(path=path, is_latest=1).one_or_none()
     if artifact is None:
         raise FlowledgerError(f"{path} was never recorded in {ledger.path}")
@@ -149,9 +151,10 @@ def lineage_command(path, downstream, as_json, fmt):
 @click.option("--all-versions", is_flag=True, help="Include earlier versions of each path.")
 @click.option("--limit", default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def artifacts(path_prefix, all_versions, limit, as_json):
+@db_option
+def artifacts(path_prefix, all_versions, limit, as_json, db):
     """List recorded files and folders."""
-    ledger = _existing_ledger()
+    ledger = _existing_ledger(db)
     query = Artifact.using(ledger)
     if not all_versions:
         query = query.filter(is_latest=1)
@@ -166,6 +169,27 @@ def artifacts(path_prefix, all_versions, limit, as_json):
         table.add_row(artifact.uid, artifact.path, str(artifact.version), f"{artifact.hash_type}:{artifact.hash[:12]}",
                       str(artifact.size), artifact.run.uid if artifact.run else "(raw input)")
     _console().print(table)
+
+
+@cli.command("plugins")
+@click.option("--all", "include_builtin", is_flag=True, help="Include the built-in plugins.")
+def plugins_command(include_builtin):
+    """List the installed plugins, the hooks each implements, and their versions (JSON)."""
+    _emit_json(installed_plugins(include_builtin))
+
+
+def installed_plugins(include_builtin: bool = False) -> list[dict]:
+    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+    found = []
+    for name, plugin in sorted(pm.list_name_plugin(), key=lambda pair: str(pair[0])):
+        if plugin is None or (name in DEFAULT_PLUGINS and not include_builtin):
+            continue
+        hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or ())
+        entry = {"name": name, "hooks": hooks}
+        if id(plugin) in dists:
+            entry.update(package=dists[id(plugin)].project_name, version=dists[id(plugin)].version)
+        found.append(entry)
+    return found
 
 
 def _console() -> Console:

@@ -16,7 +16,8 @@ from pathlib import Path
 from . import environment, notebook
 from .errors import FlowledgerError
 from .models import Run, Transform
-from .recorder import TransformSpec, recorder_for, source_hash
+from .contract import TransformSpec, source_hash
+from .recorder import recorder_for
 from .store import get_ledger
 
 

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 import flowledger as fl
-from flowledger.recorder import Recorder, TransformSpec
+from flowledger.plugin_api import Recorder, TransformSpec
 
 folder = Path(tempfile.mkdtemp(prefix="flowledger-demo-"))
 os.chdir(folder)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
+from .paths import absolute
 from .plugins import load_plugins, pm
 
 
@@ -23,6 +24,22 @@ class Content:
     new_cache_rows: list = field(default_factory=list)  # rows the caller writes to hash_cache
 
 
+@dataclass
+class Prepared:
+    """A job's files, hashed before the write transaction so a large output never holds the lock."""
+
+    inputs: list[Content] = field(default_factory=list)
+    outputs: list[Content] = field(default_factory=list)
+    logs: list[Content] = field(default_factory=list)
+    environment: Content | None = None
+    report: Content | None = None
+    problems: dict[str, list[str]] = field(default_factory=dict)  # e.g. {"missing_outputs": ["x: no such ..."]}
+
+    def cache_rows(self) -> list:
+        everything = [*self.inputs, *self.outputs, *self.logs, self.environment, self.report]
+        return [row for content in everything if content for row in content.new_cache_rows]
+
+
 class Hasher:
     """Hashes paths for one ledger, remembering what it has seen."""
 
@@ -30,6 +47,33 @@ class Hasher:
         self.ledger = ledger
         self.memory: dict[str, tuple] = {}
         load_plugins()
+
+    def prepare(self, *, inputs=(), outputs=(), logs=(), environment=None, report=None) -> Prepared:
+        """Hash every path; a path that cannot be hashed is listed in `problems` instead."""
+        prepared = Prepared()
+        prepared.inputs = self._contents(inputs, "missing_inputs", prepared)
+        prepared.outputs = self._contents(outputs, "missing_outputs", prepared)
+        prepared.logs = self._contents(logs, "missing_logs", prepared)
+        if environment:
+            prepared.environment = next(iter(self._contents([environment], "missing_environment", prepared)), None)
+        if report:
+            prepared.report = next(iter(self._contents([report], "missing_report", prepared)), None)
+        return prepared
+
+    def _contents(self, paths, problem_key: str, prepared: Prepared) -> list[Content]:
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        found, seen = [], set()
+        for path in paths:
+            try:
+                content = self.content(path)
+            except InputError as problem:
+                prepared.problems.setdefault(problem_key, []).append(str(problem))
+                continue
+            if content.path not in seen:
+                seen.add(content.path)
+                found.append(content)
+        return found
 
     def content(self, path: str | os.PathLike) -> Content:
         path = absolute(path)
@@ -75,11 +119,3 @@ class Hasher:
             listing.update(f"{file.relative_to(folder).as_posix()}\0{digest}\n".encode())
             total += stat.st_size
         return Content(folder, "folder", total, listing.hexdigest(), "sha256-dir", rows)
-
-
-def absolute(path: str | os.PathLike) -> str:
-    """An absolute, normalised path; symlinks are kept (a link is where the user looks)."""
-    text = os.fspath(path)
-    if not text or "\0" in text:
-        raise InputError(f"{text!r} is not a usable path")
-    return os.path.normpath(os.path.abspath(os.path.expanduser(text)))

@@ -12,6 +12,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from .errors import LedgerError
 from .location import resolve_ledger_path
@@ -49,6 +50,7 @@ class Ledger:
         self.db = sqlite_utils.Database(conn)
         self.lock = threading.RLock()
         self.on_rollback: list = []  # callbacks: forget ids cached inside a rolled-back transaction
+        self.recorder: Any = None  # the Python API's Recorder on this connection (`recorder.recorder_for`)
         self.migrate()
 
     def _connect(self) -> sqlite3.Connection:

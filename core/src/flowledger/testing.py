@@ -35,3 +35,37 @@ def flowledger_plugin():
     yield register
     for name in names:
         pm.unregister(name=name)
+
+
+def recorder_api_mismatches(implementation: type) -> list[str]:
+    """How `implementation` differs from `RecorderAPI`: missing methods, or other parameters, defaults or types.
+
+    Plugin authors check their own recorders and test fakes with it: `assert not recorder_api_mismatches(Fake)`.
+    """
+    import inspect
+    import typing
+    from collections.abc import Iterator
+    from contextlib import AbstractContextManager
+
+    from .contract import RecorderAPI
+
+    problems = []
+    for name, expected in vars(RecorderAPI).items():
+        if name.startswith("_") or not callable(expected):
+            continue
+        actual = getattr(implementation, name, None)
+        if actual is None:
+            problems.append(f"{implementation.__name__}.{name} is missing")
+            continue
+        want, have = inspect.signature(expected), inspect.signature(actual)
+        if [(p.name, p.kind, p.default) for p in want.parameters.values()] != \
+           [(p.name, p.kind, p.default) for p in have.parameters.values()]:
+            problems.append(f"{implementation.__name__}.{name}{have} differs from RecorderAPI.{name}{want}")
+            continue
+        want_types, have_types = typing.get_type_hints(expected), typing.get_type_hints(actual)
+        if hasattr(actual, "__wrapped__") and typing.get_origin(have_types.get("return")) is Iterator:
+            # a @contextlib.contextmanager generator: what it returns is a context manager of what it yields
+            have_types["return"] = AbstractContextManager[typing.get_args(have_types["return"])[0]]
+        if want_types != have_types:
+            problems.append(f"{implementation.__name__}.{name} types {have_types} differ from {want_types}")
+    return problems

@@ -2,7 +2,7 @@
 
 from .artifact import Artifact
 from .collection import Collection
-from .registry import Query, Record
+from ..registry import Query, Record
 from .run import Run
 from .transform import Transform
 from .user import User

@@ -1,9 +1,9 @@
 """Artifact: a file or folder at a path with a content hash; a new hash at the same path is a new version."""
 
 from ..errors import FlowledgerError
-from ..hashing import absolute
+from ..paths import absolute
 from ..recorder import recorder_for
-from .registry import Query, Record
+from ..registry import MODELS, Query, Record
 
 
 class Artifact(Record):
@@ -49,15 +49,11 @@ class Artifact(Record):
 
     @property
     def input_of_runs(self) -> Query:
-        from .run import Run
-
-        return Run.using(self._store).where_sql(
+        return MODELS["Run"].using(self._store).where_sql(
             "id IN (SELECT run_id FROM run_inputs WHERE artifact_id = ?)", self.id)
 
     @property
     def replicating_runs(self) -> Query:
         """Runs that wrote these same bytes again (re-runs that reproduced this artifact)."""
-        from .run import Run
-
-        return Run.using(self._store).where_sql(
+        return MODELS["Run"].using(self._store).where_sql(
             "id IN (SELECT run_id FROM run_replicated_artifacts WHERE artifact_id = ?)", self.id)

@@ -1,11 +1,13 @@
 """Run: one execution of a Transform, with lamindb's fields plus parent run, status and error."""
 
-import json as jsonlib
-
+from ..contract import FINAL_STATUSES
 from ..errors import FlowledgerError
-from ..recorder import FINAL_STATUSES, recorder_for
-from ..timestamps import now, to_iso
-from .registry import Query, Record
+from ..recorder import recorder_for
+from ..timestamps import now
+from ..writer import RUN_UPDATABLE
+from ..registry import Query, Record
+from .artifact import Artifact
+from .collection import Collection
 
 
 class Run(Record):
@@ -32,22 +34,11 @@ class Run(Record):
             uid = recorder.start_run(self._row["transform_id"], reference=self.reference,
                                      reference_type=self.reference_type, initiated_by=initiated_by,
                                      started_at=self.started_at, json=self.json, status=self.status, uid=self.uid)
-            return self._become(recorder.run_id(ledger.conn, uid), ledger)
-        was = ledger.query("SELECT status FROM runs WHERE id = ?", (self.id,))[0]["status"]
+            return self._become(recorder.run_id(uid), ledger)
         if self.status in FINAL_STATUSES and not self.finished_at:
             self.finished_at = now()
-        columns = ("started_at", "finished_at", "json", "is_consecutive", "reference", "reference_type", "status",
-                   "exit_code", "error", "report_id", "environment_id", "initiated_by_run_id")
-        values = [self._row.get(c) for c in columns]
-        values[0], values[1] = to_iso(values[0]), to_iso(values[1])
-        if not isinstance(values[2], (str, type(None))):
-            values[2] = jsonlib.dumps(values[2], default=str, sort_keys=True)
-        with ledger.write() as conn:
-            conn.execute(f"UPDATE runs SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?", (*values, self.id))
-        if self.status in FINAL_STATUSES and was not in FINAL_STATUSES:
-            from ..plugins import pm
-
-            pm.hook.run_finished(run=self)
+        fields = {column: self._row.get(column) for column in RUN_UPDATABLE}
+        recorder_for(ledger).update_run(self.id, self.uid, fields)
         return self
 
     @property
@@ -65,28 +56,20 @@ class Run(Record):
 
     @property
     def replicated_output_artifacts(self) -> Query:
-        from .artifact import Artifact
-
         return Artifact.using(self._store).where_sql(
             "id IN (SELECT artifact_id FROM run_replicated_artifacts WHERE run_id = ?)", self.id)
 
     @property
     def input_collections(self) -> Query:
-        from .collection import Collection
-
         return Collection.using(self._store).where_sql(
             "id IN (SELECT collection_id FROM run_input_collections WHERE run_id = ?)", self.id)
 
     @property
     def output_collections(self) -> Query:
-        from .collection import Collection
-
         return Collection.using(self._store).filter(run=self)
 
     @property
     def replicated_output_collections(self) -> Query:
-        from .collection import Collection
-
         return Collection.using(self._store).where_sql(
             "id IN (SELECT collection_id FROM run_replicated_collections WHERE run_id = ?)", self.id)
 
@@ -100,8 +83,6 @@ class LinkedArtifacts(Query):
     """`run.inputs` / `run.outputs`: a query over the run's artifacts that can also `add()` paths."""
 
     def __init__(self, run: Run, role: str, clause: str):
-        from .artifact import Artifact
-
         super().__init__(Artifact, [clause], [run.id], ledger=run._store)
         self.run, self.role = run, role
 

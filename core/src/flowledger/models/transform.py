@@ -1,7 +1,8 @@
 """Transform: what is run (a pipeline, a rule, a task, a process, a script, a notebook)."""
 
-from ..recorder import TransformSpec, recorder_for
-from .registry import Record
+from ..contract import TransformSpec
+from ..recorder import recorder_for
+from ..registry import Record
 
 
 class Transform(Record):
@@ -22,9 +23,7 @@ class Transform(Record):
         spec = TransformSpec(name=self.name, type=self.type, version=self.version, source_code=self.source_code,
                              reference=self.reference, reference_type=self.reference_type,
                              description=self.description)
-        with ledger.write() as conn:
-            transform_id = recorder_for(ledger).transform_id(conn, spec)
-        return self._become(transform_id, ledger)
+        return self._become(recorder_for(ledger).save_transform(spec), ledger)
 
     @property
     def runs(self):

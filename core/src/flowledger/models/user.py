@@ -1,6 +1,6 @@
 """User: who ran it."""
 
-from .registry import Record
+from ..registry import Record
 
 
 class User(Record):
@@ -9,6 +9,6 @@ class User(Record):
 
     @classmethod
     def current(cls) -> "User | None":
-        from ..users import current_handle
+        from ..identity import current_handle
 
         return cls.filter(handle=current_handle()).one_or_none()

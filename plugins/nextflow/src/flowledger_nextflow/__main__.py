@@ -3,7 +3,7 @@ onComplete hook runs with the Python that generated it (no PATH lookup inside th
 
 import sys
 
-from flowledger.errors import FlowledgerError
+from flowledger.plugin_api import FlowledgerError
 
 from .hooks import nextflow_group
 

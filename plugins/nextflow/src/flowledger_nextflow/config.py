@@ -87,7 +87,7 @@ def config_text(*, weblog_url: str | None = None, token: str | None = None, hook
 
 def config_folder() -> Path:
     """Next to the ledger (`<ledger folder>/nextflow/`), so one ledger's hook configs live with it."""
-    from flowledger.location import resolve_ledger_path
+    from flowledger.plugin_api import resolve_ledger_path
 
     return resolve_ledger_path().parent / "nextflow"
 

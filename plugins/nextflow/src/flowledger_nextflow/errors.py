@@ -2,7 +2,7 @@
 
 import sys
 
-from flowledger.errors import InputError
+from flowledger.plugin_api import InputError
 
 
 class NextflowError(InputError):

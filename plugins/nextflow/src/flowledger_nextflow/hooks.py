@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import click
-from flowledger.hookspecs import hookimpl
+from flowledger.plugin_api import hookimpl
 
 from .errors import NextflowError
 
@@ -46,7 +46,7 @@ def serve_command(host, port, token):
     """Receive nf-weblog events and record each run while it happens."""
     import signal
 
-    from flowledger.recorder import Recorder
+    from flowledger.plugin_api import Recorder
 
     from .receiver import Receiver
 
@@ -111,7 +111,7 @@ def import_command(launch_dir, run_name, trace_file, output_dirs, db, from_hook,
 
 
 def _import(launch_dir, run_name, trace_file, output_dirs, hook):
-    from flowledger.recorder import Recorder
+    from flowledger.plugin_api import Recorder
 
     from .importer import import_launch_dir, import_run
     from .runinfo import RunInfo

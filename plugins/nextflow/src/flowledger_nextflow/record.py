@@ -9,7 +9,7 @@ import hashlib
 import os
 from datetime import datetime, timedelta, timezone
 
-from flowledger.recorder import TransformSpec
+from flowledger.plugin_api import TransformSpec
 
 from .runinfo import RunInfo
 from .task import Task

@@ -48,7 +48,7 @@ def run(pipeline: str, *, params: dict | None = None, profiles=(), resume: bool 
     With `check=True` a failed run raises NextflowError after it is recorded.
     """
     from flowledger.models import Run
-    from flowledger.recorder import Recorder
+    from flowledger.plugin_api import Recorder
     from flowledger.store import get_ledger
 
     from .receiver import Receiver

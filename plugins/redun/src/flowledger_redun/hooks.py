@@ -7,7 +7,7 @@ never when the core loads this module.
 from __future__ import annotations
 
 import click
-from flowledger.hookspecs import hookimpl
+from flowledger.plugin_api import hookimpl
 
 DEFAULT_DB_URI = "sqlite:///.redun/redun.db"
 

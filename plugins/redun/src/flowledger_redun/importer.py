@@ -48,7 +48,7 @@ def import_executions(
     ledger: Optional[str] = None,
 ) -> list[Imported]:
     """Import one execution (id or unique prefix) or all of them, oldest first; skip known ones."""
-    from flowledger.recorder import Recorder
+    from flowledger.plugin_api import Recorder
     from redun.backends.db import Execution, Job, RedunBackendDb
 
     if db_uri.startswith("sqlite:///") and not os.path.exists(db_uri[len("sqlite:///") :]):
@@ -72,7 +72,7 @@ def import_executions(
 
 
 def _import_execution(rec: Any, session: Any, ex: Any, base: str) -> Imported:
-    from flowledger.ids import new_uid
+    from flowledger.plugin_api import new_uid
     from redun.backends.db import Job, Tag
     from redun.backends.base import TagEntity
 

@@ -29,8 +29,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from flowledger.ids import new_uid
-from flowledger.recorder import TransformSpec
+from flowledger.plugin_api import new_uid
+from flowledger.plugin_api import TransformSpec
 
 from .decorator import describe, lineage_of
 from .values import job_inputs, job_outputs
@@ -57,7 +57,7 @@ class ExecutionObserver:
     @classmethod
     def open(cls, ledger: Optional[str], root_task: Any) -> "ExecutionObserver":
         """An observer writing through a `BackgroundRecorder` (hashing and writes off redun's thread)."""
-        from flowledger.background import BackgroundRecorder
+        from flowledger.plugin_api import BackgroundRecorder
 
         observer = cls(None, root_task)
         observer.rec = BackgroundRecorder(db=ledger, warn=observer._warn)

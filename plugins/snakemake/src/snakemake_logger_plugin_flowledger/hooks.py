@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flowledger.hookspecs import hookimpl
+from flowledger.plugin_api import hookimpl
 
 HANDLER8 = Path(__file__).resolve().with_name("handler8.py")
 

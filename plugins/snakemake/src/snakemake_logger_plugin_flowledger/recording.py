@@ -37,7 +37,7 @@ class Warner:
 
 def default_factory(db: str | None, warn: Callable[[str], None]) -> Any:
     """The core's BackgroundRecorder, warning through `warn`."""
-    from flowledger.background import BackgroundRecorder
+    from flowledger.plugin_api import BackgroundRecorder
 
     return BackgroundRecorder(db=db, warn=warn)
 

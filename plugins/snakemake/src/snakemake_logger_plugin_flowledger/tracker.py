@@ -208,7 +208,7 @@ class WorkflowTracker:
             started_at=self.started_at or time.time(), json=data, created_by=self.created_by, status="started")
 
     def _workflow_transform(self, workflow: Any) -> tuple[Any, dict[str, Any]]:
-        from flowledger.recorder import TransformSpec
+        from flowledger.plugin_api import TransformSpec
 
         snakefile = self.info.get("snakefile_main") or _attr(workflow, "main_snakefile")
         snakefile = os.path.abspath(str(snakefile)) if snakefile else None
@@ -263,7 +263,7 @@ class WorkflowTracker:
     # ---- jobs ----------------------------------------------------------------------------------
     def _rule_spec(self, rule: str | None, workflow: Any) -> tuple[Any, str | None]:
         """(TransformSpec, source kind) of a rule, looked up once per invocation."""
-        from flowledger.recorder import TransformSpec
+        from flowledger.plugin_api import TransformSpec
 
         key = rule or "?"
         if key not in self._rules:

@@ -7,8 +7,8 @@ into SQL (`name=`, `transform=<Transform>`, `transform__name=`, `started_at__gt=
 import json
 from typing import Any, ClassVar
 
-from ..errors import DoesNotExist, FlowledgerError, MultipleResultsFound
-from ..store import get_ledger
+from .errors import DoesNotExist, FlowledgerError, MultipleResultsFound
+from .store import get_ledger
 
 MODELS: dict[str, type["Record"]] = {}
 OPERATORS = {"exact": "= ?", "gt": "> ?", "gte": ">= ?", "lt": "< ?", "lte": "<= ?",

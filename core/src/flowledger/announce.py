@@ -1,0 +1,31 @@
+"""Hooks fire from here, and only here: after a commit, tell plugins what was written.
+
+Plugins receive model records (`Run`, `Artifact`). They are looked up through the registry by name, so
+this module, and the recorder below it, never import the models that sit above them.
+"""
+
+from .plugins import pm
+from .registry import MODELS
+from .writer import Written
+
+
+def listeners() -> bool:
+    """Does any plugin listen? When none does, recording skips building records on its hot path."""
+    hooks = pm.hook
+    return bool(hooks.run_started.get_hookimpls() or hooks.run_finished.get_hookimpls()
+                or hooks.artifact_recorded.get_hookimpls())
+
+
+def announce(ledger, written: list[Written]) -> None:
+    """`run_started`, `artifact_recorded` and `run_finished`, in that order, for each run written."""
+    if not written or not listeners():
+        return
+    runs, artifacts = MODELS["Run"].using(ledger), MODELS["Artifact"].using(ledger)
+    for item in written:
+        run = runs.filter(id=item.run_id).one()
+        if item.started:
+            pm.hook.run_started(run=run)
+        for artifact_id, role in item.links:
+            pm.hook.artifact_recorded(artifact=artifacts.filter(id=artifact_id).one(), run=run, role=role)
+        if item.finished:
+            pm.hook.run_finished(run=run)

@@ -1,0 +1,29 @@
+"""Paths as the ledger keeps them: absolute and normalised, and the host and mount point holding them."""
+
+import functools
+import os
+import socket
+
+from .errors import InputError
+
+
+def absolute(path: str | os.PathLike) -> str:
+    """An absolute, normalised path; symlinks are kept (a link is where the user looks)."""
+    text = os.fspath(path)
+    if not text or "\0" in text:
+        raise InputError(f"{text!r} is not a usable path")
+    return os.path.normpath(os.path.abspath(os.path.expanduser(text)))
+
+
+@functools.cache
+def host() -> str:
+    return socket.gethostname()
+
+
+@functools.lru_cache(maxsize=65536)
+def storage_root(folder: str) -> str:
+    """The mount point holding `folder`; cached per folder, so sibling folders cost one check each."""
+    if os.path.ismount(folder):
+        return folder
+    parent = os.path.dirname(folder)
+    return folder if parent == folder else storage_root(parent)
