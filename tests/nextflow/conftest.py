@@ -51,7 +51,7 @@ def post(url: str, body, token: str | None = None, headers: dict | None = None) 
 @pytest.fixture
 def receiver():
     """A receiver on a loopback port with a token; stopped (and drained) after the test."""
-    from flowledger.recorder import Recorder
+    from flowledger.plugin_api import Recorder
     from flowledger_nextflow.receiver import Receiver
 
     warnings = []

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import snapshot
 from flowledger.models import Artifact, Run
-from flowledger.recorder import Recorder
+from flowledger.plugin_api import Recorder
 from flowledger_nextflow.errors import NextflowError
 from flowledger_nextflow.importer import import_launch_dir
 

@@ -9,7 +9,7 @@ import nf_samples
 import pytest
 from conftest import post, snapshot
 from flowledger.models import Run
-from flowledger.recorder import Recorder
+from flowledger.plugin_api import Recorder
 from flowledger.store import forget_ledgers
 from flowledger_nextflow.importer import import_launch_dir
 

@@ -46,7 +46,7 @@ def undo():
 
 
 def valid_ledger(path: Path) -> Path:
-    done = subprocess.run([sys.executable, "-c", "from flowledger.recorder import Recorder; "
+    done = subprocess.run([sys.executable, "-c", "from flowledger.plugin_api import Recorder; "
                            f"Recorder({str(path)!r}).close()"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return path

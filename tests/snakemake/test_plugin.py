@@ -100,7 +100,7 @@ def test_hashing_outputs_does_not_hold_up_snakemakes_thread(tmp_path, open_ledge
     """The handler returns while an output is still being hashed (here: a hash that blocks until told)."""
     import threading
 
-    from flowledger.hookspecs import hookimpl
+    from flowledger.plugin_api import hookimpl
     from flowledger.plugins import load_plugins, pm
 
     from snakemake_logger_plugin_flowledger.events import Event
