@@ -3,7 +3,7 @@ PYTHON ?= python3
 UV = $(PYTHON) -m uv
 SM8 = .venv-sm8/bin/snakemake
 
-.PHONY: setup demo test test-fast sm8 bench clean
+.PHONY: setup demo lint test test-fast sm8 bench clean
 
 setup:  ## the development environment: every package, editable, from the lock file
 	$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -19,10 +19,15 @@ sm8: $(SM8)
 demo: setup  ## record a small example run into a fresh ledger and print its lineage
 	$(UV) run --locked python -m flowledger.demo
 
-test: setup sm8  ## the whole test suite, end-to-end tests included
+lint: setup  ## ruff (lint and format) on everything, mypy on the core and its plugin API
+	$(UV) run --locked ruff check .
+	$(UV) run --locked ruff format --check .
+	$(UV) run --locked mypy
+
+test: setup sm8 lint  ## lint, then the whole test suite, end-to-end tests included
 	$(UV) run --locked pytest
 
-test-fast: setup  ## without the slow end-to-end tests
+test-fast: setup lint  ## without the slow end-to-end tests
 	$(UV) run --locked pytest -m "not slow"
 
 bench: setup

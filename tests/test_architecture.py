@@ -50,19 +50,22 @@ def modules(src: Path) -> dict[str, Path]:
 
 def test_the_core_has_no_import_cycle():
     known = modules(CORE)
-    graph = {name: {target for target in imports(path, name) if target in known and target != name
-                    and target != "flowledger"}  # every submodule runs the package first: not an edge
-             for name, path in known.items()}
+    graph = {
+        name: {
+            target for target in imports(path, name) if target in known and target != name and target != "flowledger"
+        }  # every submodule runs the package first: not an edge
+        for name, path in known.items()
+    }
     cycles, done = [], set()
 
     def visit(node, trail):
         if node in trail:
-            cycles.append(trail[trail.index(node):] + [node])
+            cycles.append([*trail[trail.index(node) :], node])
             return
         if node in done:
             return
         for target in sorted(graph[node]):
-            visit(target, trail + [node])
+            visit(target, [*trail, node])
         done.add(node)
 
     for name in sorted(graph):
@@ -81,9 +84,11 @@ def test_plugins_import_only_the_plugin_api_from_the_core(plugin):
     src = PLUGINS[plugin]
     for name, path in modules(src).items():
         core_imports = {i for i in imports(path, name) if i.split(".")[0] == "flowledger"}
-        beyond = {i for i in core_imports if i != "flowledger" and not any(
-            i == api or i.startswith(api + ".") for api in PLUGIN_API)}
+        beyond = {
+            i
+            for i in core_imports
+            if i != "flowledger" and not any(i == api or i.startswith(api + ".") for api in PLUGIN_API)
+        }
         assert not beyond, f"{name} imports {sorted(beyond)} from the core: use flowledger.plugin_api"
-        others = {i for i in imports(path, name) if i.split(".")[0] in
-                  {p.name for p in PLUGINS.values()} - {src.name}}
+        others = {i for i in imports(path, name) if i.split(".")[0] in {p.name for p in PLUGINS.values()} - {src.name}}
         assert not others, f"{name} reaches into another plugin: {others}"

@@ -1,15 +1,14 @@
 """The Python API as the issue and the product brief print it, and every Run field."""
 
-import pytest
-
 import flowledger as fl
+import pytest
 
 
 def test_api_example_verbatim():
     fl.Transform(name="Cell Ranger", version="7.2.0", type="pipeline").save()
     transform = fl.Transform.filter(name="Cell Ranger", version="7.2.0").one()
     run = fl.Run(transform, reference="https://example.org/run/1", reference_type="url").save()
-    fl.track(transform=transform)      # a global run context; fl.context.run is that run
+    fl.track(transform=transform)  # a global run context; fl.context.run is that run
     assert fl.context.run.transform == transform
     assert fl.context.run != run
     fl.finish()
@@ -17,14 +16,33 @@ def test_api_example_verbatim():
     assert fl.Run.filter(reference_type="url").one().reference == "https://example.org/run/1"
     runs = fl.Run.filter(transform=transform).all()
     assert len(runs) == 2
-    tracked = [r for r in runs if r.reference is None][0]
+    tracked = next(r for r in runs if r.reference is None)
     assert tracked.status == "completed" and tracked.finished_at >= tracked.started_at
 
 
-RUN_FIELDS = ["id", "uid", "transform", "started_at", "finished_at", "created_by", "json", "report", "environment",
-              "is_consecutive", "reference", "reference_type", "created_at", "replicated_output_artifacts",
-              "replicated_output_collections", "inputs", "outputs", "initiated_by_run", "status", "exit_code",
-              "error"]
+RUN_FIELDS = [
+    "id",
+    "uid",
+    "transform",
+    "started_at",
+    "finished_at",
+    "created_by",
+    "json",
+    "report",
+    "environment",
+    "is_consecutive",
+    "reference",
+    "reference_type",
+    "created_at",
+    "replicated_output_artifacts",
+    "replicated_output_collections",
+    "inputs",
+    "outputs",
+    "initiated_by_run",
+    "status",
+    "exit_code",
+    "error",
+]
 
 
 def test_run_has_every_field(tmp_path):

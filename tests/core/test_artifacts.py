@@ -1,9 +1,9 @@
 """Artifacts: content hashes, versions per path, replicated outputs, odd and missing paths."""
 
 import hashlib
-import pytest
 
 import flowledger as fl
+import pytest
 from flowledger.plugin_api import Recorder, TransformSpec
 
 
@@ -85,8 +85,9 @@ def test_folders_hash_their_files(workdir):
 
 
 def test_missing_outputs_are_listed_not_fatal(workdir):
-    job = Recorder().record_job(STEP, inputs=["data/a.txt", "data/gone.txt"], outputs=["never-made.txt"],
-                                status="errored", exit_code=1)
+    job = Recorder().record_job(
+        STEP, inputs=["data/a.txt", "data/gone.txt"], outputs=["never-made.txt"], status="errored", exit_code=1
+    )
     run = fl.Run.get(job)
     assert run.json["missing_outputs"] == [f"{workdir / 'never-made.txt'}: no such file or folder"]
     assert "gone.txt" in run.json["missing_inputs"][0]

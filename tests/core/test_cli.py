@@ -7,7 +7,6 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-
 from flowledger.cli import cli
 from flowledger.plugin_api import Recorder, TransformSpec
 
@@ -19,13 +18,24 @@ def recorded(tmp_path, monkeypatch):
     (tmp_path / "clean.txt").write_text("clean\n")
     (tmp_path / "report.txt").write_text("report\n")
     recorder = Recorder()
-    workflow = recorder.start_run(TransformSpec(name="demo", version="1.0"), reference="wf-42",
-                                  reference_type="snakemake_id")
-    clean = recorder.record_job(TransformSpec(name="clean", type="rule", source_code="tr a-z A-Z"),
-                                inputs=["raw.txt"], outputs=["clean.txt"], initiated_by=workflow)
-    report = recorder.record_job(TransformSpec(name="report", type="rule", source_code="wc"), inputs=["clean.txt"],
-                                 outputs=["report.txt"], initiated_by=workflow, status="errored", exit_code=2,
-                                 error="wc failed")
+    workflow = recorder.start_run(
+        TransformSpec(name="demo", version="1.0"), reference="wf-42", reference_type="snakemake_id"
+    )
+    clean = recorder.record_job(
+        TransformSpec(name="clean", type="rule", source_code="tr a-z A-Z"),
+        inputs=["raw.txt"],
+        outputs=["clean.txt"],
+        initiated_by=workflow,
+    )
+    report = recorder.record_job(
+        TransformSpec(name="report", type="rule", source_code="wc"),
+        inputs=["clean.txt"],
+        outputs=["report.txt"],
+        initiated_by=workflow,
+        status="errored",
+        exit_code=2,
+        error="wc failed",
+    )
     recorder.finish_run(workflow, status="errored")
     return {"workflow": workflow, "clean": clean, "report": report}
 
@@ -86,10 +96,13 @@ def test_artifacts_lists_latest_versions(recorded, tmp_path):
     assert next(r for r in rows if r["path"].endswith("raw.txt"))["run"] is None
 
 
-@pytest.mark.parametrize("args, message", [
-    (["show", "nosuchuid"], "Error: no run with uid 'nosuchuid'"),
-    (["lineage", "never.txt"], "never.txt was never recorded in"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["show", "nosuchuid"], "Error: no run with uid 'nosuchuid'"),
+        (["lineage", "never.txt"], "never.txt was never recorded in"),
+    ],
+)
 def test_errors_are_one_line(recorded, args, message):
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1
@@ -97,14 +110,16 @@ def test_errors_are_one_line(recorded, args, message):
 
 
 def flowledger(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "flowledger", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "flowledger", *args], capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
 
 
 def test_no_ledger_and_corrupt_ledger_errors(tmp_path):
     missing = flowledger("--db", str(tmp_path / "none.db"), "runs")
     assert missing.returncode == 1
-    assert missing.stderr == f"Error: no ledger at {tmp_path / 'none.db'}: record a run first, or run `flowledger init`\n"
+    expected = f"Error: no ledger at {tmp_path / 'none.db'}: record a run first, or run `flowledger init`\n"
+    assert missing.stderr == expected
     bad = tmp_path / "bad.db"
     bad.write_text("not a database" * 50)
     corrupt = flowledger("--db", str(bad), "runs")

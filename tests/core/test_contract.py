@@ -1,7 +1,6 @@
 """The recording contract as code: every recorder implements `RecorderAPI` exactly, so plugins can swap them."""
 
 import pytest
-
 from flowledger.plugin_api import BackgroundRecorder, CallRecorder, Recorder, RecorderAPI, RunStatus, TransformSpec
 from flowledger.testing import recorder_api_mismatches
 
@@ -48,8 +47,13 @@ def test_the_sync_and_background_recorders_record_the_same(tmp_path):
         db = tmp_path / f"{implementation.__name__}.db"
         recorder: RecorderAPI = implementation(db)
         workflow = recorder.start_run(TransformSpec("wf"), reference="r1", reference_type="test_id")
-        recorder.record_job(TransformSpec("job", type="rule"), inputs=[tmp_path / "in.txt"], initiated_by=workflow,
-                            reference="1", reference_type="test_job")
+        recorder.record_job(
+            TransformSpec("job", type="rule"),
+            inputs=[tmp_path / "in.txt"],
+            initiated_by=workflow,
+            reference="1",
+            reference_type="test_job",
+        )
         recorder.finish_run(workflow)
         assert recorder.find_run(reference="r1", reference_type="test_id") == workflow
         info = recorder.get_run(workflow)
@@ -64,5 +68,5 @@ def test_the_sync_and_background_recorders_record_the_same(tmp_path):
 def test_a_status_that_is_not_one_is_refused_with_the_allowed_ones(tmp_path):
     recorder = Recorder(tmp_path / "ledger.db")
     uid = recorder.start_run(TransformSpec("wf"))
-    with pytest.raises(Exception, match="'done' is not a final run status .*completed, errored, aborted, cached"):
+    with pytest.raises(Exception, match=r"'done' is not a final run status .*completed, errored, aborted, cached"):
         recorder.finish_run(uid, status="done")

@@ -5,14 +5,13 @@ import subprocess
 import sys
 
 import click
+import flowledger as fl
 import pytest
 from click.testing import CliRunner
-from sqlite_utils.migrations import Migrations
-
-import flowledger as fl
-from flowledger.plugins import pm
 from flowledger.plugin_api import Recorder, TransformSpec
+from flowledger.plugins import pm
 from flowledger.store import Ledger
+from sqlite_utils.migrations import Migrations
 
 
 @pytest.mark.parametrize("hook", [name for name in dir(pm.hook) if not name.startswith("_")])
@@ -62,12 +61,17 @@ def test_hook_artifact_recorded(listener, tmp_path):
     (tmp_path / "in.txt").write_text("in")
     (tmp_path / "out.txt").write_text("out")
     recorder = Recorder()
-    first = recorder.record_job(TransformSpec(name="step"), inputs=[tmp_path / "in.txt"], outputs=[tmp_path / "out.txt"])
+    first = recorder.record_job(
+        TransformSpec(name="step"), inputs=[tmp_path / "in.txt"], outputs=[tmp_path / "out.txt"]
+    )
     second = recorder.record_job(TransformSpec(name="step"), outputs=[tmp_path / "out.txt"])
     assert listener.events == [
-        ("started", first, "completed"), ("input", str(tmp_path / "in.txt"), first),
-        ("output", str(tmp_path / "out.txt"), first), ("finished", first, "completed"),
-        ("started", second, "completed"), ("replicated", str(tmp_path / "out.txt"), second),
+        ("started", first, "completed"),
+        ("input", str(tmp_path / "in.txt"), first),
+        ("output", str(tmp_path / "out.txt"), first),
+        ("finished", first, "completed"),
+        ("started", second, "completed"),
+        ("replicated", str(tmp_path / "out.txt"), second),
         ("finished", second, "completed"),
     ]
     (tmp_path / "by-hand.txt").write_text("made by hand")
@@ -129,8 +133,9 @@ def test_workspace_plugins_add_their_commands():
 
 
 def run_cli(*args, **env):
-    return subprocess.run([sys.executable, "-m", "flowledger", *args], capture_output=True, text=True,
-                          env={**os.environ, **env})
+    return subprocess.run(
+        [sys.executable, "-m", "flowledger", *args], capture_output=True, text=True, env={**os.environ, **env}
+    )
 
 
 def test_load_plugins_switches():

@@ -12,14 +12,20 @@ def build_chain(tmp_path):
     for name, text in {"raw.txt": "ACGT\n", "ref.txt": "REF\n"}.items():
         files[name] = tmp_path / name
         files[name].write_text(text)
-    steps = [("trim", ["raw.txt"], "trimmed.txt"), ("count", ["trimmed.txt", "ref.txt"], "counts.txt"),
-             ("report", ["counts.txt"], "report.txt")]
+    steps = [
+        ("trim", ["raw.txt"], "trimmed.txt"),
+        ("count", ["trimmed.txt", "ref.txt"], "counts.txt"),
+        ("report", ["counts.txt"], "report.txt"),
+    ]
     jobs = {}
     for rule, inputs, output in steps:
         (tmp_path / output).write_text(f"{rule}\n")
-        jobs[rule] = recorder.record_job(TransformSpec(name=rule, type="rule", source_code=rule),
-                                         inputs=[tmp_path / i for i in inputs], outputs=[tmp_path / output],
-                                         initiated_by=workflow)
+        jobs[rule] = recorder.record_job(
+            TransformSpec(name=rule, type="rule", source_code=rule),
+            inputs=[tmp_path / i for i in inputs],
+            outputs=[tmp_path / output],
+            initiated_by=workflow,
+        )
     recorder.finish_run(workflow)
     return jobs
 

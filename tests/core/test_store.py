@@ -6,13 +6,10 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 import flowledger as fl
-from flowledger.plugin_api import BackgroundRecorder
-from flowledger.plugin_api import LedgerError
+import pytest
 from flowledger.location import resolve_ledger_path
-from flowledger.plugin_api import Recorder, TransformSpec
+from flowledger.plugin_api import BackgroundRecorder, LedgerError, Recorder, TransformSpec
 from flowledger.store import Ledger, forget_ledgers
 
 
@@ -49,8 +46,12 @@ WRITER = textwrap.dedent("""
 @pytest.mark.slow
 def test_concurrent_writers_lose_nothing(tmp_path):
     workers, jobs = 4, 150
-    processes = [subprocess.Popen([sys.executable, "-c", WRITER, f"w{n}", str(jobs), str(tmp_path)],
-                                  stderr=subprocess.PIPE, text=True) for n in range(workers)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, f"w{n}", str(jobs), str(tmp_path)], stderr=subprocess.PIPE, text=True
+        )
+        for n in range(workers)
+    ]
     errors = [p.communicate()[1] for p in processes]
     assert [p.returncode for p in processes] == [0] * workers, errors
     assert not any("locked" in e for e in errors)
@@ -101,8 +102,10 @@ def test_a_read_only_ledger_can_be_read_but_not_written(ledger_path):
     recorder.close()
     forget_ledgers()
     folder = ledger_path.parent
-    script = (f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} && "
-              f"exec {sys.executable} -c '{READ_ONLY_CHECK}'")
+    script = (
+        f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} && "
+        f"exec {sys.executable} -c '{READ_ONLY_CHECK}'"
+    )
     result = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True)
     if result.returncode != 0 and "mount" in result.stderr:
         pytest.skip(f"cannot mount read-only here: {result.stderr.strip()}")
@@ -144,8 +147,9 @@ def test_background_recorder_batches_many_jobs(tmp_path):
     for i in range(300):
         path = tmp_path / f"{i}.txt"
         path.write_text(str(i))
-        background.record_job(TransformSpec(name="step"), outputs=[path], initiated_by=run, reference=str(i),
-                              reference_type="job")
+        background.record_job(
+            TransformSpec(name="step"), outputs=[path], initiated_by=run, reference=str(i), reference_type="job"
+        )
     background.finish_run(run)
     background.close()
     assert fl.Run.filter(transform__name="step").count() == 300

@@ -28,8 +28,15 @@ def this_python_kernel(tmp_path_factory, monkeypatch):
     folder = tmp_path_factory.mktemp("jupyter")
     spec = folder / "kernels" / "python3" / "kernel.json"
     spec.parent.mkdir(parents=True)
-    spec.write_text(json.dumps({"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                                "display_name": "Python 3", "language": "python"}))
+    spec.write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3",
+                "language": "python",
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(folder))
 
 
@@ -76,8 +83,9 @@ def test_notebook_run_top_to_bottom_is_consecutive_with_an_html_report(analysis)
     assert report.hash == hashlib.sha256(html.encode()).hexdigest() and report.run == run
 
 
-@pytest.mark.parametrize("order", [[0, 2, 1, 3], [0, 1, 1, 2, 3], [0, 2, 3]],
-                         ids=["out-of-order", "cell-run-twice", "cell-skipped"])
+@pytest.mark.parametrize(
+    "order", [[0, 2, 1, 3], [0, 1, 1, 2, 3], [0, 2, 3]], ids=["out-of-order", "cell-run-twice", "cell-skipped"]
+)
 def test_notebook_not_run_top_to_bottom_is_not_consecutive(analysis, order):
     execute(write_notebook(analysis), order, analysis.parent)
     run = fl.Run.filter().one()
@@ -88,8 +96,12 @@ def test_rerun_of_an_edited_notebook_keeps_each_runs_report(analysis):
     notebook = write_notebook(analysis)
 
     def edit_and_save():
-        nbformat.write(nbformat.v4.new_notebook(cells=[new_markdown_cell("# Edited"), *notebook.cells[1:]],
-                                                metadata=notebook.metadata), analysis)
+        nbformat.write(
+            nbformat.v4.new_notebook(
+                cells=[new_markdown_cell("# Edited"), *notebook.cells[1:]], metadata=notebook.metadata
+            ),
+            analysis,
+        )
 
     execute(notebook, [0, 1, 2, 3, edit_and_save, 0, 3], analysis.parent)  # a second track() ... finish()
     first, second = fl.Run.filter().order_by("id").all()

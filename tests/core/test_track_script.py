@@ -16,8 +16,9 @@ HEADER = "import flowledger as fl\n"
 def run_script(folder, body: str, name: str = "analysis.py") -> subprocess.CompletedProcess:
     script = folder / name
     script.write_text(HEADER + body)
-    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=folder,
-                          env=os.environ.copy(), timeout=120)
+    return subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=folder, env=os.environ.copy(), timeout=120
+    )
 
 
 def only_run() -> fl.Run:
@@ -102,11 +103,15 @@ def test_given_version_is_kept_and_edited_code_under_it_is_flagged(tmp_path):
 
 
 def test_track_a_given_transform(tmp_path):
-    done = run_script(tmp_path, (
-        "pipeline = fl.Transform(name='Cell Ranger', version='7.2.0', type='pipeline')\n"
-        "run = fl.track(transform=pipeline)\n"
-        "assert fl.context.run is run and fl.context.transform == pipeline\n"
-        "fl.finish()\n"))
+    done = run_script(
+        tmp_path,
+        (
+            "pipeline = fl.Transform(name='Cell Ranger', version='7.2.0', type='pipeline')\n"
+            "run = fl.track(transform=pipeline)\n"
+            "assert fl.context.run is run and fl.context.transform == pipeline\n"
+            "fl.finish()\n"
+        ),
+    )
     assert done.returncode == 0, done.stderr
     run = only_run()
     assert (run.transform.name, run.transform.version, run.transform.type) == ("Cell Ranger", "7.2.0", "pipeline")

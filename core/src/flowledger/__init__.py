@@ -1,12 +1,11 @@
 """flowledger: data lineage for workflow managers, in an embedded SQLite ledger.
 
-    import flowledger as fl
-    transform = fl.Transform(name="Cell Ranger", version="7.2.0", type="pipeline").save()
-    run = fl.Run(transform, reference="https://example.org/run/1", reference_type="url").save()
-    fl.track(transform=transform); ...; fl.finish()
+import flowledger as fl
+transform = fl.Transform(name="Cell Ranger", version="7.2.0", type="pipeline").save()
+run = fl.Run(transform, reference="https://example.org/run/1", reference_type="url").save()
+fl.track(transform=transform); ...; fl.finish()
 """
 
-from .sqlite import sqlite_utils  # noqa: F401  first: keeps pandas out of `import flowledger`
 from . import lineage
 from .context import context, finish, track
 from .errors import DoesNotExist, FlowledgerError, LedgerError, MultipleResultsFound
@@ -14,5 +13,19 @@ from .hookspecs import hookimpl
 from .models import Artifact, Collection, Run, Transform, User
 
 __version__ = "0.1.0"
-__all__ = ["Artifact", "Collection", "DoesNotExist", "FlowledgerError", "LedgerError", "MultipleResultsFound", "Run",
-           "Transform", "User", "context", "finish", "hookimpl", "lineage", "track"]
+__all__ = [
+    "Artifact",
+    "Collection",
+    "DoesNotExist",
+    "FlowledgerError",
+    "LedgerError",
+    "MultipleResultsFound",
+    "Run",
+    "Transform",
+    "User",
+    "context",
+    "finish",
+    "hookimpl",
+    "lineage",
+    "track",
+]

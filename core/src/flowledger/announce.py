@@ -12,8 +12,11 @@ from .writer import Written
 def listeners() -> bool:
     """Does any plugin listen? When none does, recording skips building records on its hot path."""
     hooks = pm.hook
-    return bool(hooks.run_started.get_hookimpls() or hooks.run_finished.get_hookimpls()
-                or hooks.artifact_recorded.get_hookimpls())
+    return bool(
+        hooks.run_started.get_hookimpls()
+        or hooks.run_finished.get_hookimpls()
+        or hooks.artifact_recorded.get_hookimpls()
+    )
 
 
 def announce(ledger, written: list[Written]) -> None:

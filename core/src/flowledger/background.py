@@ -46,8 +46,13 @@ class BackgroundRecorder(CallRecorder):
     its own `WarnOnce` to share one warning with its own errors.
     """
 
-    def __init__(self, db: PathLike | None = None, *, warn: Callable[[str], None] | None = None,
-                 name: str = "flowledger-recorder"):
+    def __init__(
+        self,
+        db: PathLike | None = None,
+        *,
+        warn: Callable[[str], None] | None = None,
+        name: str = "flowledger-recorder",
+    ):
         self._db = db
         self.warn = warn if isinstance(warn, WarnOnce) else WarnOnce(warn)
         self._queue: queue.SimpleQueue[Call | _Flush | _Stop] = queue.SimpleQueue()
@@ -73,8 +78,7 @@ class BackgroundRecorder(CallRecorder):
         yield self
 
     def find_run(self, *, reference: str, reference_type: str) -> str | None:
-        return self._read(lambda recorder: recorder.find_run(reference=reference, reference_type=reference_type),
-                          None)
+        return self._read(lambda recorder: recorder.find_run(reference=reference, reference_type=reference_type), None)
 
     def get_run(self, uid: str) -> RunInfo | None:
         return self._read(lambda recorder: recorder.get_run(uid), None)

@@ -85,8 +85,15 @@ def runs(transform_name, reference_type, status, include_jobs, limit, as_json, d
     table = Table("uid", "transform", "type", "status", "started", "finished", "reference")
     for run in found:
         summary = _run_summary(run)
-        table.add_row(run.uid, summary["transform"], summary["type"], run.status, _short(run.started_at),
-                      _short(run.finished_at), f"{run.reference_type}={run.reference}" if run.reference else "")
+        table.add_row(
+            run.uid,
+            summary["transform"],
+            summary["type"],
+            run.status,
+            _short(run.started_at),
+            _short(run.finished_at),
+            f"{run.reference_type}={run.reference}" if run.reference else "",
+        )
     _console().print(table)
 
 
@@ -100,8 +107,11 @@ def show(run_uid, as_json, db):
     query = Run.using(ledger).filter(uid__startswith=run_uid)
     matches = query.count()
     if matches != 1:
-        raise FlowledgerError(f"no run with uid {run_uid!r} in {ledger.path}" if matches == 0
-                              else f"{matches} runs start with {run_uid!r}: give more of the uid")
+        raise FlowledgerError(
+            f"no run with uid {run_uid!r} in {ledger.path}"
+            if matches == 0
+            else f"{matches} runs start with {run_uid!r}: give more of the uid"
+        )
     run = query.one()
     data = _run_detail(run)
     if as_json:
@@ -166,8 +176,14 @@ def artifacts(path_prefix, all_versions, limit, as_json, db):
         return
     table = Table("uid", "path", "version", "hash", "size", "made by run")
     for artifact in found:
-        table.add_row(artifact.uid, artifact.path, str(artifact.version), f"{artifact.hash_type}:{artifact.hash[:12]}",
-                      str(artifact.size), artifact.run.uid if artifact.run else "(raw input)")
+        table.add_row(
+            artifact.uid,
+            artifact.path,
+            str(artifact.version),
+            f"{artifact.hash_type}:{artifact.hash[:12]}",
+            str(artifact.size),
+            artifact.run.uid if artifact.run else "(raw input)",
+        )
     _console().print(table)
 
 
@@ -203,30 +219,51 @@ def _short(stamp: str | None) -> str:
 
 def _run_summary(run: Run) -> dict:
     transform = run.transform
-    return {"uid": run.uid, "transform": transform.name, "transform_version": transform.version,
-            "type": transform.type, "status": run.status, "started_at": run.started_at,
-            "finished_at": run.finished_at, "reference": run.reference, "reference_type": run.reference_type}
+    return {
+        "uid": run.uid,
+        "transform": transform.name,
+        "transform_version": transform.version,
+        "type": transform.type,
+        "status": run.status,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "reference": run.reference,
+        "reference_type": run.reference_type,
+    }
 
 
 def _artifact_summary(artifact: Artifact) -> dict:
-    return {"uid": artifact.uid, "path": artifact.path, "kind": artifact.kind, "version": artifact.version,
-            "hash": artifact.hash, "hash_type": artifact.hash_type, "size": artifact.size,
-            "run": artifact.run.uid if artifact.run else None}
+    return {
+        "uid": artifact.uid,
+        "path": artifact.path,
+        "kind": artifact.kind,
+        "version": artifact.version,
+        "hash": artifact.hash,
+        "hash_type": artifact.hash_type,
+        "size": artifact.size,
+        "run": artifact.run.uid if artifact.run else None,
+    }
 
 
 def _run_detail(run: Run) -> dict:
     data = _run_summary(run)
-    data.update({
-        "created_by": run.created_by.handle if run.created_by else None, "created_at": run.created_at,
-        "exit_code": run.exit_code, "error": run.error, "is_consecutive": run.is_consecutive, "json": run.json,
-        "environment": run.environment.path if run.environment else None,
-        "report": run.report.path if run.report else None,
-        "initiated_by_run": run.initiated_by_run.uid if run.initiated_by_run else None,
-        "inputs": [_artifact_summary(a) for a in run.inputs],
-        "outputs": [_artifact_summary(a) for a in run.outputs],
-        "replicated_output_artifacts": [_artifact_summary(a) for a in run.replicated_output_artifacts],
-        "children": [_run_summary(r) for r in run.children],
-    })
+    data.update(
+        {
+            "created_by": run.created_by.handle if run.created_by else None,
+            "created_at": run.created_at,
+            "exit_code": run.exit_code,
+            "error": run.error,
+            "is_consecutive": run.is_consecutive,
+            "json": run.json,
+            "environment": run.environment.path if run.environment else None,
+            "report": run.report.path if run.report else None,
+            "initiated_by_run": run.initiated_by_run.uid if run.initiated_by_run else None,
+            "inputs": [_artifact_summary(a) for a in run.inputs],
+            "outputs": [_artifact_summary(a) for a in run.outputs],
+            "replicated_output_artifacts": [_artifact_summary(a) for a in run.replicated_output_artifacts],
+            "children": [_run_summary(r) for r in run.children],
+        }
+    )
     return data
 
 

@@ -10,8 +10,10 @@ import click
 
 from .location import ENV_VAR, LEDGER_NAME, PROJECT_DIR
 
-DB_HELP = (f"Ledger file (default: ${ENV_VAR}, the nearest {PROJECT_DIR}/{LEDGER_NAME}, or a per-user ledger). "
-           "May also be given before the sub-command.")
+DB_HELP = (
+    f"Ledger file (default: ${ENV_VAR}, the nearest {PROJECT_DIR}/{LEDGER_NAME}, or a per-user ledger). "
+    "May also be given before the sub-command."
+)
 
 
 def db_option(command):

@@ -14,9 +14,11 @@ import warnings
 from pathlib import Path
 
 from . import environment, notebook
-from .errors import FlowledgerError
-from .models import Run, Transform
+from .calls import StartRun
 from .contract import TransformSpec, source_hash
+from .errors import FlowledgerError
+from .ids import new_uid
+from .models import Run, Transform
 from .recorder import recorder_for
 from .store import get_ledger
 
@@ -35,8 +37,15 @@ class Context:
 context = Context()
 
 
-def track(transform: Transform | None = None, *, name: str | None = None, version: str | None = None,
-          path: str | os.PathLike | None = None, params: dict | None = None, db=None) -> Run:
+def track(
+    transform: Transform | None = None,
+    *,
+    name: str | None = None,
+    version: str | None = None,
+    path: str | os.PathLike | None = None,
+    params: dict | None = None,
+    db=None,
+) -> Run:
     """Start the global run: of `transform`, else of the running notebook or script.
 
     The script or notebook becomes a Transform named after its file, with its source code; without
@@ -45,20 +54,29 @@ def track(transform: Transform | None = None, *, name: str | None = None, versio
     ledger = get_ledger(db)
     shell = notebook.running_kernel()
     context.notebook = None
+    spec = target = None
     if transform is None:
-        transform = _transform_of_caller(shell, path, name, version)
-    elif transform.id is None:
-        object.__setattr__(transform, "_ledger_ref", ledger)  # saved where the run goes, also with `db=`
-        transform.save()
-    recorder = recorder_for(ledger)
-    uid = recorder.start_run(transform if isinstance(transform, TransformSpec) else transform.id,
-                             json={"params": params} if params else None,
-                             environment=environment.snapshot(ledger.path.parent))
-    context.run = Run.using(ledger).filter(uid=uid).one()
+        spec = target = _transform_of_caller(shell, path, name, version)
+    else:
+        if transform.id is None:
+            object.__setattr__(transform, "_ledger_ref", ledger)  # saved where the run goes, also with `db=`
+            transform.save()
+        target = transform.id
+    start = StartRun(
+        target,
+        new_uid(16),
+        json={"params": params} if params else None,
+        environment=environment.snapshot(ledger.path.parent),
+    )
+    recorder_for(ledger).submit(start)
+    context.run = Run.using(ledger).filter(uid=start.uid).one()
     context.transform = context.run.transform
-    if isinstance(transform, TransformSpec) and context.transform.hash != source_hash(transform.source_code):
-        warnings.warn(f"{context.transform.name} version {context.transform.version} was recorded before with "
-                      "other source code, which it keeps: pass a new version to record this code", stacklevel=2)
+    if spec is not None and context.transform.hash != source_hash(spec.source_code):
+        warnings.warn(
+            f"{context.transform.name} version {context.transform.version} was recorded before with "
+            "other source code, which it keeps: pass a new version to record this code",
+            stacklevel=2,
+        )
     context._shell = shell
     if shell is None:
         _install_guards()
@@ -78,8 +96,7 @@ def finish() -> Run:
             run.save()
             report = notebook.html_report(context.notebook, ledger.path.parent / "reports", run.uid)
         except Exception as problem:  # the run is finished all the same
-            warnings.warn(f"flowledger could not check or render notebook {context.notebook}: {problem}",
-                          stacklevel=2)
+            warnings.warn(f"flowledger could not check or render notebook {context.notebook}: {problem}", stacklevel=2)
     recorder_for(ledger).finish_run(run.uid, status="completed", report=report)
     context.run = None
     return run.refresh()
@@ -93,11 +110,18 @@ def _transform_of_caller(shell, path, name, version) -> TransformSpec:
     else:
         source_path = Path(path or getattr(sys.modules["__main__"], "__file__", None) or "")
         if not source_path.is_file():
-            raise FlowledgerError("fl.track() found no script or notebook: pass fl.track(transform=...) "
-                                  "or fl.track(path=...)")
+            raise FlowledgerError(
+                "fl.track() found no script or notebook: pass fl.track(transform=...) or fl.track(path=...)"
+            )
         kind, source = "script", source_path.read_text()
-    return TransformSpec(name=name or source_path.name, type=kind, version=version, source_code=source,
-                         reference=str(source_path.absolute()), reference_type="path")
+    return TransformSpec(
+        name=name or source_path.name,
+        type=kind,
+        version=version,
+        source_code=source,
+        reference=str(source_path.absolute()),
+        reference_type="path",
+    )
 
 
 def _install_guards() -> None:
@@ -109,8 +133,11 @@ def _install_guards() -> None:
 
     def excepthook(kind, value, tb):
         status = "aborted" if issubclass(kind, KeyboardInterrupt) else "errored"
-        _end(status, "".join(traceback.format_exception_only(kind, value)).strip(),
-             "".join(traceback.format_exception(kind, value, tb)))
+        _end(
+            status,
+            "".join(traceback.format_exception_only(kind, value)).strip(),
+            "".join(traceback.format_exception(kind, value, tb)),
+        )
         previous(kind, value, tb)
 
     sys.excepthook = excepthook
@@ -132,7 +159,8 @@ def _end(status: str, error: str, details: str | None) -> None:
         return
     context.run = None
     try:
-        recorder_for(run._store).finish_run(run.uid, status=status, error=error,
-                                            json={"traceback": details} if details else None)
+        recorder_for(run._store).finish_run(
+            run.uid, status=status, error=error, json={"traceback": details} if details else None
+        )
     except Exception as problem:  # the script's own error matters more
         print(f"WARNING: flowledger could not record the end of run {run.uid}: {problem}", file=sys.stderr)

@@ -104,27 +104,59 @@ class RecorderAPI(Protocol):
     (`missing_inputs`, `missing_outputs`, ...), so that a job is never lost for one file.
     """
 
-    def start_run(self, transform: TransformSpec, *, reference: str | None = None,
-                  reference_type: str | None = None, initiated_by: str | None = None,
-                  started_at: Timestamp | None = None, json: JSON | None = None, created_by: str | None = None,
-                  environment: PathLike | None = None, environment_reference: str | None = None,
-                  status: RunStatus | str = RunStatus.STARTED, uid: str | None = None) -> str:
+    def start_run(
+        self,
+        transform: TransformSpec,
+        *,
+        reference: str | None = None,
+        reference_type: str | None = None,
+        initiated_by: str | None = None,
+        started_at: Timestamp | None = None,
+        json: JSON | None = None,
+        created_by: str | None = None,
+        environment: PathLike | None = None,
+        environment_reference: str | None = None,
+        status: RunStatus | str = RunStatus.STARTED,
+        uid: str | None = None,
+    ) -> str:
         """A run that has started (a workflow, or a job whose files come later); finish it with finish_run."""
         ...
 
-    def finish_run(self, uid: str, *, status: RunStatus | str = RunStatus.COMPLETED,
-                   finished_at: Timestamp | None = None, exit_code: int | None = None, error: str | None = None,
-                   json: JSON | None = None, report: PathLike | None = None) -> None:
+    def finish_run(
+        self,
+        uid: str,
+        *,
+        status: RunStatus | str = RunStatus.COMPLETED,
+        finished_at: Timestamp | None = None,
+        exit_code: int | None = None,
+        error: str | None = None,
+        json: JSON | None = None,
+        report: PathLike | None = None,
+    ) -> None:
         """The end of a run: its final status; `json` is merged into the run's json."""
         ...
 
-    def record_job(self, transform: TransformSpec, *, inputs: Paths = (), outputs: Paths = (), logs: Paths = (),
-                   initiated_by: str | None = None, reference: str | None = None,
-                   reference_type: str | None = None, status: RunStatus | str = RunStatus.COMPLETED,
-                   started_at: Timestamp | None = None, finished_at: Timestamp | None = None,
-                   json: JSON | None = None, exit_code: int | None = None, error: str | None = None,
-                   environment: PathLike | None = None, environment_reference: str | None = None,
-                   uid: str | None = None, created_by: str | None = None) -> str:
+    def record_job(
+        self,
+        transform: TransformSpec,
+        *,
+        inputs: Paths = (),
+        outputs: Paths = (),
+        logs: Paths = (),
+        initiated_by: str | None = None,
+        reference: str | None = None,
+        reference_type: str | None = None,
+        status: RunStatus | str = RunStatus.COMPLETED,
+        started_at: Timestamp | None = None,
+        finished_at: Timestamp | None = None,
+        json: JSON | None = None,
+        exit_code: int | None = None,
+        error: str | None = None,
+        environment: PathLike | None = None,
+        environment_reference: str | None = None,
+        uid: str | None = None,
+        created_by: str | None = None,
+    ) -> str:
         """A whole job, files included, in one transaction. Logs are outputs too; the first is the report."""
         ...
 

@@ -1,4 +1,5 @@
-"""`make demo` (or `python -m flowledger.demo`): record a tiny two-step pipeline into a fresh ledger, then print its lineage.
+"""`make demo` (or `python -m flowledger.demo`): record a tiny two-step pipeline into a fresh ledger, then print
+its lineage.
 
 Everything happens in a new temporary folder; the ledger is `<folder>/.flowledger/ledger.db`.
 """
@@ -21,21 +22,29 @@ Path("data/reads.txt").write_text("ACGT\nTTGA\nACGT\n")
 Path("data/reference.txt").write_text("ACGT\n")
 
 recorder = Recorder()
-workflow = recorder.start_run(TransformSpec(name="demo-pipeline", version="1.0", type="pipeline"),
-                              reference="demo-1", reference_type="url")
+workflow = recorder.start_run(
+    TransformSpec(name="demo-pipeline", version="1.0", type="pipeline"), reference="demo-1", reference_type="url"
+)
 
 Path("results").mkdir()
 reads = Path("data/reads.txt").read_text().split()
 Path("results/unique.txt").write_text("\n".join(sorted(set(reads))) + "\n")
-recorder.record_job(TransformSpec(name="dedupe", type="rule", source_code="sort -u {input} > {output}"),
-                    inputs=["data/reads.txt"], outputs=["results/unique.txt"], initiated_by=workflow)
+recorder.record_job(
+    TransformSpec(name="dedupe", type="rule", source_code="sort -u {input} > {output}"),
+    inputs=["data/reads.txt"],
+    outputs=["results/unique.txt"],
+    initiated_by=workflow,
+)
 
 reference = Path("data/reference.txt").read_text().split()
 matches = [r for r in Path("results/unique.txt").read_text().split() if r in reference]
 Path("results/report.txt").write_text(f"{len(matches)} of {len(reads)} reads match the reference\n")
-recorder.record_job(TransformSpec(name="report", type="rule", source_code="grep -c -f {ref} {input} > {output}"),
-                    inputs=["results/unique.txt", "data/reference.txt"], outputs=["results/report.txt"],
-                    initiated_by=workflow)
+recorder.record_job(
+    TransformSpec(name="report", type="rule", source_code="grep -c -f {ref} {input} > {output}"),
+    inputs=["results/unique.txt", "data/reference.txt"],
+    outputs=["results/report.txt"],
+    initiated_by=workflow,
+)
 recorder.finish_run(workflow)
 
 print(f"Recorded into {os.environ['FLOWLEDGER_DB']}\n")

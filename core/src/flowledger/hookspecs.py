@@ -9,8 +9,8 @@ from pluggy import HookimplMarker, HookspecMarker
 
 if TYPE_CHECKING:  # only for the signatures: the hooks module imports nothing heavy
     import click
-    from sqlite_utils.migrations import Migrations
 
+    from .migrations import Migrations
     from .models import Artifact, Run
 
 hookspec = HookspecMarker("flowledger")
@@ -24,7 +24,7 @@ def register_commands(cli: click.Group) -> None:
 
 @hookspec
 def register_migrations(register: Callable[[Migrations], None]) -> None:
-    """Call `register(migrations)` with a `sqlite_utils.migrations.Migrations` set for the ledger."""
+    """Call `register(migrations)` with a `Migrations` set (or sqlite-utils' own) of the plugin's tables."""
 
 
 @hookspec(firstresult=True)

@@ -7,7 +7,7 @@ BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 def new_uid(length: int = 16) -> str:
     """One system call for the whole uid (16 `secrets.choice` calls cost 15 % of recording a job)."""
-    number, digits = secrets.randbelow(62 ** length), []
+    number, digits = secrets.randbelow(62**length), []
     for _ in range(length):
         number, rest = divmod(number, 62)
         digits.append(BASE62[rest])

@@ -77,7 +77,7 @@ def _walk(record, sql: str) -> Graph:
 
 def _chunks(ids: list[int], size: int = 900):
     for start in range(0, len(ids), size):
-        yield ids[start:start + size]
+        yield ids[start : start + size]
 
 
 def _chunked(model, ledger, ids: list[int]) -> list:
@@ -89,19 +89,38 @@ def _chunked(model, ledger, ids: list[int]) -> list:
 
 def to_dict(graph: Graph) -> dict:
     """A JSON-ready view: nodes with their main fields, and edges by uid."""
+
     def uid(node):
         kind, key = node
         return (graph.runs if kind == "run" else graph.artifacts)[key].uid
 
     return {
         "root": uid(graph.root),
-        "runs": [{"uid": r.uid, "transform": r.transform.name, "transform_version": r.transform.version,
-                  "type": r.transform.type, "status": r.status, "reference": r.reference,
-                  "reference_type": r.reference_type, "started_at": r.started_at, "finished_at": r.finished_at,
-                  "initiated_by_run": r.initiated_by_run.uid if r.initiated_by_run else None}
-                 for r in graph.runs.values()],
-        "artifacts": [{"uid": a.uid, "path": a.path, "hash": a.hash, "hash_type": a.hash_type, "version": a.version,
-                       "run": graph.runs[a.run_id].uid if a.run_id in graph.runs else None}
-                      for a in graph.artifacts.values()],
+        "runs": [
+            {
+                "uid": r.uid,
+                "transform": r.transform.name,
+                "transform_version": r.transform.version,
+                "type": r.transform.type,
+                "status": r.status,
+                "reference": r.reference,
+                "reference_type": r.reference_type,
+                "started_at": r.started_at,
+                "finished_at": r.finished_at,
+                "initiated_by_run": r.initiated_by_run.uid if r.initiated_by_run else None,
+            }
+            for r in graph.runs.values()
+        ],
+        "artifacts": [
+            {
+                "uid": a.uid,
+                "path": a.path,
+                "hash": a.hash,
+                "hash_type": a.hash_type,
+                "version": a.version,
+                "run": graph.runs[a.run_id].uid if a.run_id in graph.runs else None,
+            }
+            for a in graph.artifacts.values()
+        ],
         "edges": [{"from": uid(s), "to": uid(t)} for s, t in graph.edges],
     }

@@ -1,10 +1,81 @@
-"""The ledger schema, as append-only sqlite-utils migrations (plugins add their own sets by hook).
+"""The ledger schema, as append-only migrations; plugins add their own sets through a hook.
 
-Field names follow lamindb's registries (see DESIGN.md). Times are ISO 8601 strings in UTC, so they
-sort as text. Tables are created with plain DDL because runs and artifacts refer to each other.
+`Migrations` has sqlite-utils' shape (`migrations = Migrations("name")`, `@migrations()` on `mNNN_what`
+functions) and records what it applied in the same `_sqlite_migrations` table, so `sqlite-utils migrate
+--list` reads a ledger too. It is ours because opening a ledger must stay cheap: checking for pending
+migrations is one SELECT, where sqlite-utils would be imported (~100 ms) on every start. A plugin may
+still register a `sqlite_utils.migrations.Migrations` set; it is applied with sqlite-utils.
+
+Field names follow lamindb's registries. Times are ISO 8601 strings in UTC, so they sort as text. Tables
+are created with plain DDL because runs and artifacts refer to each other.
 """
 
-from sqlite_utils.migrations import Migrations
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+TABLE = "_sqlite_migrations"
+Step = Callable[[sqlite3.Connection], None]
+
+
+class Migrations:
+    """A named, ordered set of schema changes; each runs once per ledger, in a transaction with its record."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.steps: list[tuple[str, Step]] = []
+
+    def __call__(self, *, name: str | None = None) -> Callable[[Step], Step]:
+        def register(step: Step) -> Step:
+            self.steps.append((name or step.__name__, step))
+            return step
+
+        return register
+
+    def pending(self, conn: sqlite3.Connection) -> list[str]:
+        done = applied(conn).get(self.name, set())
+        return [name for name, _ in self.steps if name not in done]
+
+    def apply(self, conn: sqlite3.Connection) -> None:
+        """Run the pending steps; the caller holds the ledger's file lock, so one process migrates."""
+        _ensure_table(conn)
+        for name, step in self.steps:
+            if name not in self.pending(conn):
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                step(conn)
+                conn.execute(
+                    f"INSERT INTO {TABLE} (migration_set, name, applied_at) VALUES (?, ?, ?)",
+                    (self.name, name, str(datetime.now(UTC))),
+                )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+
+def applied(conn: sqlite3.Connection) -> dict[str, set[str]]:
+    """{migration set: names applied} of the ledger on `conn`."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)).fetchone() is None:
+        return {}
+    found: dict[str, set[str]] = {}
+    for migration_set, name in conn.execute(f"SELECT migration_set, name FROM {TABLE}"):
+        found.setdefault(migration_set, set()).add(name)
+    return found
+
+
+def _ensure_table(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS [{TABLE}] ([id] INTEGER PRIMARY KEY, [migration_set] TEXT, "
+        "[name] TEXT, [applied_at] TEXT)"
+    )
+    conn.execute(
+        f"CREATE UNIQUE INDEX IF NOT EXISTS [idx_{TABLE}_migration_set_name] ON [{TABLE}] ([migration_set], [name])"
+    )
+
 
 migrations = Migrations("flowledger")
 
@@ -49,7 +120,8 @@ SCHEMA_V1 = [
         created_by_id INTEGER REFERENCES users(id), created_at TEXT NOT NULL)""",
     """CREATE TABLE collection_artifacts (
         collection_id INTEGER NOT NULL REFERENCES collections(id),
-        artifact_id INTEGER NOT NULL REFERENCES artifacts(id), PRIMARY KEY (collection_id, artifact_id)) WITHOUT ROWID""",
+        artifact_id INTEGER NOT NULL REFERENCES artifacts(id),
+        PRIMARY KEY (collection_id, artifact_id)) WITHOUT ROWID""",
     """CREATE TABLE run_input_collections (
         run_id INTEGER NOT NULL REFERENCES runs(id), collection_id INTEGER NOT NULL REFERENCES collections(id),
         PRIMARY KEY (run_id, collection_id)) WITHOUT ROWID""",
@@ -63,6 +135,6 @@ SCHEMA_V1 = [
 
 
 @migrations()
-def m001_initial(db):
+def m001_initial(conn: sqlite3.Connection) -> None:
     for statement in SCHEMA_V1:
-        db.execute(statement)
+        conn.execute(statement)

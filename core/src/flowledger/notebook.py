@@ -22,15 +22,16 @@ def notebook_path(shell, given: str | os.PathLike | None = None) -> Path:
     Jupyter Server sets JPY_SESSION_NAME to the notebook's absolute path, or, when a client gives no
     session name, to its path relative to the server's root; the kernel runs in the notebook's folder.
     """
-    tried = [str(c) for c in (given, shell.user_ns.get("__vsc_ipynb_file__"), os.environ.get("JPY_SESSION_NAME"))
-             if c]
+    tried = [str(c) for c in (given, shell.user_ns.get("__vsc_ipynb_file__"), os.environ.get("JPY_SESSION_NAME")) if c]
     for candidate in tried:
         path = Path(candidate).expanduser()
         for option in (path, Path(path.name)) if not path.is_absolute() else (path,):
             if option.suffix == ".ipynb" and option.is_file():
                 return option.absolute()
-    raise FlowledgerError(f"cannot tell which notebook is running (tried: {', '.join(tried) or 'nothing'}): "
-                          "save it, or call fl.track(path='analysis.ipynb')")
+    raise FlowledgerError(
+        f"cannot tell which notebook is running (tried: {', '.join(tried) or 'nothing'}): "
+        "save it, or call fl.track(path='analysis.ipynb')"
+    )
 
 
 def code_cells(path: Path) -> list[str]:
@@ -62,7 +63,7 @@ def is_consecutive(path: Path, shell) -> bool:
     cells = [c for c in code_cells(path) if not _is_finish_cell(c)]
     ran = [s.strip() for s in shell.history_manager.input_hist_raw[1:] if s.strip()]
     ran = [s for s in ran if not _is_finish_cell(s)]
-    return ran == cells[:len(ran)]
+    return ran == cells[: len(ran)]
 
 
 def html_report(path: Path, folder: Path, run_uid: str) -> Path | None:

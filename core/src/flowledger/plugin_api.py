@@ -18,6 +18,9 @@ is recorded; `flowledger plugins` lists them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from .background import BackgroundRecorder
 from .calls import AddFiles, Call, CallRecorder, FinishRun, RecordJob, StartRun
 from .contract import (
@@ -42,15 +45,14 @@ from .timestamps import to_iso
 from .warn import WarnOnce, print_warning, recording_failed
 
 
-def db_option(command):
+def db_option(command: Callable[..., Any]) -> Callable[..., Any]:
     """A `--db` option for a plugin's sub-command that also takes the one given before it (`flowledger --db`)."""
     from .clitools import db_option as option  # click is imported only by commands
 
     return option(command)
 
 
-def open_recorder(db: PathLike | None = None, *, warn: WarnOnce | None = None,
-                  background: bool = True) -> RecorderAPI:
+def open_recorder(db: PathLike | None = None, *, warn: WarnOnce | None = None, background: bool = True) -> RecorderAPI:
     """The recorder a plugin should use: off the pipeline's thread, never raising, warning once.
 
     `background=False` gives the synchronous `Recorder` instead (importers, which may raise and whose
@@ -62,8 +64,35 @@ def open_recorder(db: PathLike | None = None, *, warn: WarnOnce | None = None,
 
 
 __all__ = [
-    "FINAL_STATUSES", "JSON", "LEDGER_ENV_VAR", "AddFiles", "BackgroundRecorder", "Call", "CallRecorder",
-    "FinishRun", "FlowledgerError", "InputError", "LedgerError", "PathLike", "Paths", "RecordJob", "Recorder",
-    "RecorderAPI", "RunInfo", "RunStatus", "StartRun", "Timestamp", "TransformSpec", "WarnOnce", "db_option", "hookimpl",
-    "resolve_ledger_path", "new_uid", "open_recorder", "print_warning", "recording_failed", "run_status", "to_iso",
+    "FINAL_STATUSES",
+    "JSON",
+    "LEDGER_ENV_VAR",
+    "AddFiles",
+    "BackgroundRecorder",
+    "Call",
+    "CallRecorder",
+    "FinishRun",
+    "FlowledgerError",
+    "InputError",
+    "LedgerError",
+    "PathLike",
+    "Paths",
+    "RecordJob",
+    "Recorder",
+    "RecorderAPI",
+    "RunInfo",
+    "RunStatus",
+    "StartRun",
+    "Timestamp",
+    "TransformSpec",
+    "WarnOnce",
+    "db_option",
+    "hookimpl",
+    "new_uid",
+    "open_recorder",
+    "print_warning",
+    "recording_failed",
+    "resolve_ledger_path",
+    "run_status",
+    "to_iso",
 ]

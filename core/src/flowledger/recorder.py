@@ -20,9 +20,11 @@ from .location import resolve_ledger_path
 from .store import Ledger
 from .writer import Writer, Written
 
-RUN_INFO_SQL = ("SELECT r.uid, r.status, t.name AS transform, r.reference, r.reference_type, "
-                "p.uid AS initiated_by, r.started_at, r.finished_at FROM runs r "
-                "JOIN transforms t ON t.id = r.transform_id LEFT JOIN runs p ON p.id = r.initiated_by_run_id")
+RUN_INFO_SQL = (
+    "SELECT r.uid, r.status, t.name AS transform, r.reference, r.reference_type, "
+    "p.uid AS initiated_by, r.started_at, r.finished_at FROM runs r "
+    "JOIN transforms t ON t.id = r.transform_id LEFT JOIN runs p ON p.id = r.initiated_by_run_id"
+)
 
 
 class Recorder(CallRecorder):
@@ -80,8 +82,7 @@ class Recorder(CallRecorder):
         self._pending.append(written)
 
     # ---- what the Python API needs beyond the plugin contract ----------------------------------
-    def register_artifact(self, path: PathLike, *, run_uid: str | None = None,
-                          description: str | None = None) -> int:
+    def register_artifact(self, path: PathLike, *, run_uid: str | None = None, description: str | None = None) -> int:
         """One file or folder: an output of run `run_uid` when given, else a raw input. Returns its id."""
         role = "output" if run_uid else "input"
         prepared = self.hasher.prepare(**{f"{role}s": [path]})
@@ -110,13 +111,11 @@ class Recorder(CallRecorder):
             if status is not None and RunStatus(status).is_final and not RunStatus(was).is_final:
                 self._wrote(Written(run_id, uid, finished=True))
 
-    def save_collection(self, name: str, member_ids: list[int], *, run_id: int | None,
-                        description: str | None) -> int:
+    def save_collection(self, name: str, member_ids: list[int], *, run_id: int | None, description: str | None) -> int:
         listing = "".join(sorted(f"{h}\n" for h in self._member_hashes(member_ids)))
         digest = hashlib.sha256(listing.encode()).hexdigest()
         with self.batch() as conn:
-            return self.writer.save_collection(conn, name, member_ids, digest, run_id=run_id,
-                                               description=description)
+            return self.writer.save_collection(conn, name, member_ids, digest, run_id=run_id, description=description)
 
     def _member_hashes(self, member_ids: list[int]) -> list[str]:
         if not member_ids:
@@ -130,8 +129,10 @@ class Recorder(CallRecorder):
 
     # ---- reading back (the queries plugins need) -----------------------------------------------
     def find_run(self, *, reference: str, reference_type: str) -> str | None:
-        rows = self.ledger.query("SELECT uid FROM runs WHERE reference = ? AND reference_type = ? "
-                                 "ORDER BY id DESC LIMIT 1", (reference, reference_type))
+        rows = self.ledger.query(
+            "SELECT uid FROM runs WHERE reference = ? AND reference_type = ? ORDER BY id DESC LIMIT 1",
+            (reference, reference_type),
+        )
         return rows[0]["uid"] if rows else None
 
     def get_run(self, uid: str) -> RunInfo | None:

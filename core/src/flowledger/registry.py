@@ -5,14 +5,21 @@ into SQL (`name=`, `transform=<Transform>`, `transform__name=`, `started_at__gt=
 """
 
 import json
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from .errors import DoesNotExist, FlowledgerError, MultipleResultsFound
 from .store import get_ledger
 
 MODELS: dict[str, type["Record"]] = {}
-OPERATORS = {"exact": "= ?", "gt": "> ?", "gte": ">= ?", "lt": "< ?", "lte": "<= ?",
-             "contains": "LIKE ?", "startswith": "LIKE ?"}
+OPERATORS = {
+    "exact": "= ?",
+    "gt": "> ?",
+    "gte": ">= ?",
+    "lt": "< ?",
+    "lte": "<= ?",
+    "contains": "LIKE ?",
+    "startswith": "LIKE ?",
+}
 
 
 class Record:
@@ -117,7 +124,7 @@ class Record:
             data[f"{name}_id"] = self._row.get(column)
         return data
 
-    def _become(self, record_id: int, ledger) -> "Record":
+    def _become(self, record_id: int, ledger) -> Self:
         """Take the saved row `record_id` as this record's state (after an insert)."""
         fresh = Query(type(self), ledger=ledger).filter(id=record_id).one()
         object.__setattr__(self, "_row", fresh._row)
@@ -125,7 +132,7 @@ class Record:
         object.__setattr__(self, "_ledger_ref", ledger)
         return self
 
-    def refresh(self) -> "Record":
+    def refresh(self) -> Self:
         row = self._store.query(f"SELECT * FROM {self._table} WHERE id = ?", (self.id,))
         object.__setattr__(self, "_row", dict(row[0]))
         object.__setattr__(self, "_related", {})
@@ -155,8 +162,9 @@ class _ForeignKey:
 class Query:
     """A lazy SELECT over one model; iterate it or call one(), all(), count(), df()."""
 
-    def __init__(self, model: type[Record], where: list | None = None, params: list | None = None,
-                 order: str = "id", ledger=None):
+    def __init__(
+        self, model: type[Record], where: list | None = None, params: list | None = None, order: str = "id", ledger=None
+    ):
         self.model, self.where, self.params, self.order = model, where or [], params or [], order
         self._ledger = ledger
 

@@ -14,7 +14,7 @@ _OPTIONAL = ("pandas", "numpy")
 def _import_light():
     blocked = [name for name in _OPTIONAL if name not in sys.modules]
     for name in blocked:
-        sys.modules[name] = None  # makes `import name` raise ImportError
+        sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` raise ImportError
     try:
         return importlib.import_module("sqlite_utils")
     finally:

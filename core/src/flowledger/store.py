@@ -1,4 +1,4 @@
-"""The ledger: one SQLite file through sqlite-utils, in WAL mode, migrated on open.
+"""The ledger: one SQLite file in WAL mode, migrated on open.
 
 Writers take the write lock up front (`BEGIN IMMEDIATE`) and retry with back-off while another
 process holds it, so several pipelines can share a ledger without "database is locked".
@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import LedgerError
 from .location import resolve_ledger_path
-from .sqlite import sqlite_utils
+from .migrations import Migrations
 
 BUSY_TIMEOUT_MS = 5_000
 LOCK_PATIENCE_S = 600.0  # how long a writer waits for others before it gives up
@@ -47,7 +47,6 @@ class Ledger:
         except sqlite3.Error as error:
             raise _describe(self.path, error) from None
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
         self.lock = threading.RLock()
         self.on_rollback: list = []  # callbacks: forget ids cached inside a rolled-back transaction
         self.recorder: Any = None  # the Python API's Recorder on this connection (`recorder.recorder_for`)
@@ -55,8 +54,9 @@ class Ledger:
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
             self._configure(conn)
             return conn
         except sqlite3.OperationalError:
@@ -65,8 +65,9 @@ class Ledger:
         # a ledger on a read-only disk or folder: open it for reading; writes then fail with a clear error
         for options in ("mode=ro", "immutable=1"):
             try:
-                conn = sqlite3.connect(f"{self.path.as_uri()}?{options}", uri=True, isolation_level=None,
-                                       check_same_thread=False)
+                conn = sqlite3.connect(
+                    f"{self.path.as_uri()}?{options}", uri=True, isolation_level=None, check_same_thread=False
+                )
                 conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
                 return conn
             except sqlite3.OperationalError as error:
@@ -86,19 +87,30 @@ class Ledger:
             if "readonly" not in str(error):  # a read-only ledger can still be read
                 raise
 
+    @property
+    def db(self):
+        """The ledger as a `sqlite_utils.Database` (imported on first use: it is slow to import)."""
+        from .sqlite import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
+
     def migrate(self) -> None:
         """Apply pending migrations of the core and of plugins, one process at a time."""
         from .plugins import migration_sets
 
         sets = migration_sets()
         try:
-            if not any(s.pending(self.db) for s in sets):
+            if not any(self._pending(s) for s in sets):
                 return
             with self._file_lock():
                 for migration_set in sets:
-                    migration_set.apply(self.db)
+                    migration_set.apply(self.conn if isinstance(migration_set, Migrations) else self.db)
         except sqlite3.Error as error:
             raise _describe(self.path, error) from None
+
+    def _pending(self, migration_set) -> bool:
+        """Our own sets answer with one SELECT; a plugin's sqlite-utils set needs sqlite-utils."""
+        return bool(migration_set.pending(self.conn if isinstance(migration_set, Migrations) else self.db))
 
     @contextlib.contextmanager
     def _file_lock(self):
@@ -152,12 +164,13 @@ class Ledger:
                 if "locked" not in str(error) and "busy" not in str(error):
                     raise _describe(self.path, error) from None
                 if time.monotonic() > deadline:
-                    raise LedgerError(f"ledger {self.path} stayed locked by another writer for "
-                                      f"{LOCK_PATIENCE_S:.0f} s") from None
+                    raise LedgerError(
+                        f"ledger {self.path} stayed locked by another writer for {LOCK_PATIENCE_S:.0f} s"
+                    ) from None
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 0.5)
 
-    def query(self, sql: str, params=()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params=()) -> list[dict[str, Any]]:
         with self.lock:
             try:
                 cursor = self.conn.execute(sql, params)

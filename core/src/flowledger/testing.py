@@ -1,8 +1,8 @@
 """Pytest fixtures for people writing flowledger plugins (installed as the `pytest11` entry point).
 
-    def test_my_plugin(flowledger_db, flowledger_plugin):
-        flowledger_plugin(MyPlugin())      # registered for this test only
-        ...                                # record; the ledger is a fresh file in tmp_path
+def test_my_plugin(flowledger_db, flowledger_plugin):
+    flowledger_plugin(MyPlugin())      # registered for this test only
+    ...                                # record; the ledger is a fresh file in tmp_path
 """
 
 import pytest
@@ -58,14 +58,17 @@ def recorder_api_mismatches(implementation: type) -> list[str]:
             problems.append(f"{implementation.__name__}.{name} is missing")
             continue
         want, have = inspect.signature(expected), inspect.signature(actual)
-        if [(p.name, p.kind, p.default) for p in want.parameters.values()] != \
-           [(p.name, p.kind, p.default) for p in have.parameters.values()]:
+        if [(p.name, p.kind, p.default) for p in want.parameters.values()] != [
+            (p.name, p.kind, p.default) for p in have.parameters.values()
+        ]:
             problems.append(f"{implementation.__name__}.{name}{have} differs from RecorderAPI.{name}{want}")
             continue
         want_types, have_types = typing.get_type_hints(expected), typing.get_type_hints(actual)
-        if hasattr(actual, "__wrapped__") and typing.get_origin(have_types.get("return")) is Iterator:
-            # a @contextlib.contextmanager generator: what it returns is a context manager of what it yields
-            have_types["return"] = AbstractContextManager[typing.get_args(have_types["return"])[0]]
+        returns, promised = have_types.get("return"), want_types.get("return")
+        if (hasattr(actual, "__wrapped__") and typing.get_origin(returns) is Iterator
+                and typing.get_origin(promised) is AbstractContextManager
+                and typing.get_args(returns) == typing.get_args(promised)):
+            have_types["return"] = promised  # a @contextmanager generator returns a context manager of its yield
         if want_types != have_types:
             problems.append(f"{implementation.__name__}.{name} types {have_types} differ from {want_types}")
     return problems

@@ -1,12 +1,12 @@
 """Times as ISO 8601 strings in UTC, whatever a workflow manager hands us."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .errors import InputError
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def to_iso(value) -> str | None:
@@ -14,7 +14,7 @@ def to_iso(value) -> str | None:
     if value is None:
         return None
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, timezone.utc).isoformat(timespec="microseconds")
+        return datetime.fromtimestamp(value, UTC).isoformat(timespec="microseconds")
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -23,5 +23,5 @@ def to_iso(value) -> str | None:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.astimezone()
-        return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
     raise InputError(f"{value!r} is not a time")

@@ -18,8 +18,10 @@ def print_warning(message: str) -> None:
 
 def recording_failed(problem: str) -> str:
     """The sentence a pipeline's user sees when recording fails: what failed, and that nothing else did."""
-    return (f"flowledger could not record lineage ({problem}); the pipeline is not affected, and what was "
-            "recorded before stays in the ledger. Further recording errors are not shown.")
+    return (
+        f"flowledger could not record lineage ({problem}); the pipeline is not affected, and what was "
+        "recorded before stays in the ledger. Further recording errors are not shown."
+    )
 
 
 class WarnOnce:

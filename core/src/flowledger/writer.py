@@ -22,10 +22,23 @@ from .paths import host, storage_root
 from .timestamps import now, to_iso
 
 Link = tuple[int, str]  # (artifact id, role): "input", "output" or "replicated"
+Transaction = Any  # the connection of the open write transaction (`with ledger.write() as conn`)
 
 # Columns of a saved run that `Run.save()` may change.
-RUN_UPDATABLE = ("started_at", "finished_at", "json", "is_consecutive", "reference", "reference_type", "status",
-                 "exit_code", "error", "report_id", "environment_id", "initiated_by_run_id")
+RUN_UPDATABLE = (
+    "started_at",
+    "finished_at",
+    "json",
+    "is_consecutive",
+    "reference",
+    "reference_type",
+    "status",
+    "exit_code",
+    "error",
+    "report_id",
+    "environment_id",
+    "initiated_by_run_id",
+)
 
 
 @dataclass
@@ -56,11 +69,25 @@ class Writer:
         self._run_ids.clear()
 
     # ---- runs ---------------------------------------------------------------------------------
-    def insert_run(self, conn, transform: TransformSpec | int, prepared: Prepared, *, reference=None,
-                   reference_type=None, initiated_by: str | None = None, started_at=None, finished_at=None,
-                   json=None, created_by: str | None = None, environment_reference: str | None = None,
-                   status: RunStatus | str = RunStatus.STARTED, uid: str | None = None, exit_code: int | None = None,
-                   error: str | None = None) -> Written:
+    def insert_run(
+        self,
+        conn,
+        transform: TransformSpec | int,
+        prepared: Prepared,
+        *,
+        reference=None,
+        reference_type=None,
+        initiated_by: str | None = None,
+        started_at=None,
+        finished_at=None,
+        json=None,
+        created_by: str | None = None,
+        environment_reference: str | None = None,
+        status: RunStatus | str = RunStatus.STARTED,
+        uid: str | None = None,
+        exit_code: int | None = None,
+        error: str | None = None,
+    ) -> Written:
         """A new run; with its files when `prepared` holds any (a whole job in one go)."""
         status = run_status(status)
         if status in FINAL_STATUSES and finished_at is None:
@@ -77,9 +104,22 @@ class Writer:
             "INSERT INTO runs (uid, transform_id, started_at, finished_at, created_by_id, json, environment_id, "
             "reference, reference_type, created_at, initiated_by_run_id, status, exit_code, error) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (uid, transform_id, to_iso(started_at) or now(), to_iso(finished_at), self.user_id(conn, created_by),
-             _dumps(data), environment_id, _text(reference), reference_type, now(),
-             self.run_id(conn, initiated_by) if initiated_by else None, status.value, exit_code, error),
+            (
+                uid,
+                transform_id,
+                to_iso(started_at) or now(),
+                to_iso(finished_at),
+                self.user_id(conn, created_by),
+                _dumps(data),
+                environment_id,
+                _text(reference),
+                reference_type,
+                now(),
+                self.run_id(conn, initiated_by) if initiated_by else None,
+                status.value,
+                exit_code,
+                error,
+            ),
         ).fetchone()[0]
         self._run_ids[uid] = run_id
         written = Written(run_id, uid, started=True, finished=status in FINAL_STATUSES)
@@ -87,9 +127,18 @@ class Writer:
         self.write_cache(conn, prepared)
         return written
 
-    def finish_run(self, conn, uid: str, prepared: Prepared, *, status: RunStatus | str = RunStatus.COMPLETED,
-                   finished_at=None, exit_code: int | None = None, error: str | None = None,
-                   json=None) -> Written:
+    def finish_run(
+        self,
+        conn,
+        uid: str,
+        prepared: Prepared,
+        *,
+        status: RunStatus | str = RunStatus.COMPLETED,
+        finished_at=None,
+        exit_code: int | None = None,
+        error: str | None = None,
+        json=None,
+    ) -> Written:
         """A final status for run `uid`; `json` and any file problems are merged into its json."""
         status = run_status(status, final=True)
         run_id = self.run_id(conn, uid)
@@ -105,8 +154,16 @@ class Writer:
         conn.execute(
             "UPDATE runs SET status = ?, finished_at = ?, exit_code = coalesce(?, exit_code), "
             "error = coalesce(?, error), json = coalesce(?, json), report_id = coalesce(?, report_id) WHERE id = ?",
-            (status.value, to_iso(finished_at) or now(), exit_code, error,
-             _dumps(data) if data is not None else None, report_id, run_id))
+            (
+                status.value,
+                to_iso(finished_at) or now(),
+                exit_code,
+                error,
+                _dumps(data) if data is not None else None,
+                report_id,
+                run_id,
+            ),
+        )
         self.write_cache(conn, prepared)
         return written
 
@@ -142,8 +199,10 @@ class Writer:
         input_ids = set()
         for content in prepared.inputs:
             artifact_id, _ = self.artifact(conn, content, None, "input")
-            conn.execute("INSERT INTO run_inputs (run_id, artifact_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                         (run_id, artifact_id))
+            conn.execute(
+                "INSERT INTO run_inputs (run_id, artifact_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (run_id, artifact_id),
+            )
             input_ids.add(artifact_id)
             links.append((artifact_id, "input"))
         for content in prepared.outputs:
@@ -155,8 +214,9 @@ class Writer:
 
     def artifact(self, conn, content: Content, run_id: int | None, role: str, input_ids=frozenset()) -> Link:
         """The artifact for this content at this path: reused, claimed, replicated, or a new version."""
-        latest = conn.execute("SELECT id, uid, hash, run_id, version FROM artifacts WHERE path = ? AND is_latest = 1",
-                              (content.path,)).fetchone()
+        latest = conn.execute(
+            "SELECT id, uid, hash, run_id, version FROM artifacts WHERE path = ? AND is_latest = 1", (content.path,)
+        ).fetchone()
         if latest and latest[2] == content.hash:
             artifact_id, maker = latest[0], latest[3]
             if role == "input" or maker == run_id:
@@ -165,8 +225,10 @@ class Writer:
                 # known, but made by no run yet (registered by hand, or its reader was recorded first): ours
                 conn.execute("UPDATE artifacts SET run_id = ? WHERE id = ?", (run_id, artifact_id))
                 return artifact_id, "output"
-            conn.execute("INSERT INTO run_replicated_artifacts (run_id, artifact_id) VALUES (?, ?) "
-                         "ON CONFLICT DO NOTHING", (run_id, artifact_id))
+            conn.execute(
+                "INSERT INTO run_replicated_artifacts (run_id, artifact_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (run_id, artifact_id),
+            )
             return artifact_id, "replicated"
         uid = self._next_version(conn, "artifacts", latest)
         suffix = "".join(os.path.splitext(content.path)[1:]) if content.kind == "file" else ""
@@ -174,9 +236,21 @@ class Writer:
             "INSERT INTO artifacts (uid, path, kind, storage_host, storage_root, suffix, size, hash, hash_type, "
             "version, is_latest, run_id, created_by_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) "
             "RETURNING id",
-            (uid, content.path, content.kind, host(), storage_root(os.path.dirname(content.path)), suffix,
-             content.size, content.hash, content.hash_type, _version(latest), run_id if role == "output" else None,
-             self.user_id(conn, None), now()),
+            (
+                uid,
+                content.path,
+                content.kind,
+                host(),
+                storage_root(os.path.dirname(content.path)),
+                suffix,
+                content.size,
+                content.hash,
+                content.hash_type,
+                _version(latest),
+                run_id if role == "output" else None,
+                self.user_id(conn, None),
+                now(),
+            ),
         ).fetchone()[0]
         return artifact_id, role
 
@@ -186,8 +260,9 @@ class Writer:
     def _reference_artifact(self, conn, reference: str) -> int:
         """An environment given by reference (a container image): an artifact whose path is the reference."""
         digest = hashlib.sha256(reference.encode()).hexdigest()
-        latest = conn.execute("SELECT id FROM artifacts WHERE path = ? AND is_latest = 1 AND hash = ?",
-                              (reference, digest)).fetchone()
+        latest = conn.execute(
+            "SELECT id FROM artifacts WHERE path = ? AND is_latest = 1 AND hash = ?", (reference, digest)
+        ).fetchone()
         if latest:
             return latest[0]
         return conn.execute(
@@ -202,18 +277,25 @@ class Writer:
             conn.executemany(
                 "INSERT INTO hash_cache (path, size, mtime_ns, inode, hash, hash_type) VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
-                "inode = excluded.inode, hash = excluded.hash, hash_type = excluded.hash_type", rows)
+                "inode = excluded.inode, hash = excluded.hash, hash_type = excluded.hash_type",
+                rows,
+            )
 
     # ---- collections ---------------------------------------------------------------------------
-    def save_collection(self, conn, name: str, member_ids: list[int], digest: str, *, run_id: int | None,
-                        description: str | None) -> int:
+    def save_collection(
+        self, conn, name: str, member_ids: list[int], digest: str, *, run_id: int | None, description: str | None
+    ) -> int:
         """Same name and members: the existing collection (replicated when another run made it); else a version."""
-        latest = conn.execute("SELECT id, uid, hash, run_id, version FROM collections WHERE name = ? AND "
-                              "is_latest = 1", (name,)).fetchone()
+        latest = conn.execute(
+            "SELECT id, uid, hash, run_id, version FROM collections WHERE name = ? AND is_latest = 1", (name,)
+        ).fetchone()
         if latest and latest[2] == digest:
             if run_id and latest[3] != run_id:
-                conn.execute("INSERT INTO run_replicated_collections (run_id, collection_id) VALUES (?, ?) "
-                             "ON CONFLICT DO NOTHING", (run_id, latest[0]))
+                conn.execute(
+                    "INSERT INTO run_replicated_collections (run_id, collection_id) VALUES (?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    (run_id, latest[0]),
+                )
             return latest[0]
         uid = self._next_version(conn, "collections", latest)
         collection_id = conn.execute(
@@ -221,8 +303,10 @@ class Writer:
             "created_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?) RETURNING id",
             (uid, name, _version(latest), description, digest, run_id, self.user_id(conn, None), now()),
         ).fetchone()[0]
-        conn.executemany("INSERT INTO collection_artifacts (collection_id, artifact_id) VALUES (?, ?) "
-                         "ON CONFLICT DO NOTHING", [(collection_id, member) for member in member_ids])
+        conn.executemany(
+            "INSERT INTO collection_artifacts (collection_id, artifact_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [(collection_id, member) for member in member_ids],
+        )
         return collection_id
 
     @staticmethod
@@ -242,18 +326,32 @@ class Writer:
         if spec not in self._transform_ids:
             digest = spec.source_hash
             version = spec.version if spec.version is not None else (digest[:12] if digest else None)
-            row = conn.execute("SELECT id FROM transforms WHERE name = ? AND coalesce(version, '') = coalesce(?, '')",
-                               (spec.name, version)).fetchone()
+            row = conn.execute(
+                "SELECT id FROM transforms WHERE name = ? AND coalesce(version, '') = coalesce(?, '')",
+                (spec.name, version),
+            ).fetchone()
             if row is None:
-                family = conn.execute("SELECT uid FROM transforms WHERE name = ? AND type = ? ORDER BY id",
-                                      (spec.name, spec.type)).fetchall()
+                family = conn.execute(
+                    "SELECT uid FROM transforms WHERE name = ? AND type = ? ORDER BY id", (spec.name, spec.type)
+                ).fetchall()
                 stem = family[0][0][:12] if family else new_uid(12)
                 row = conn.execute(
                     "INSERT INTO transforms (uid, name, version, type, description, reference, reference_type, "
                     "source_code, hash, created_by_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "RETURNING id",
-                    (stem + version_suffix(len(family) + 1), spec.name, version, spec.type, spec.description,
-                     spec.reference, spec.reference_type, spec.source_code, digest, self.user_id(conn, None), now()),
+                    (
+                        stem + version_suffix(len(family) + 1),
+                        spec.name,
+                        version,
+                        spec.type,
+                        spec.description,
+                        spec.reference,
+                        spec.reference_type,
+                        spec.source_code,
+                        digest,
+                        self.user_id(conn, None),
+                        now(),
+                    ),
                 ).fetchone()
             self._transform_ids[spec] = row[0]
         return self._transform_ids[spec]
@@ -262,8 +360,10 @@ class Writer:
         if not handle:
             handle = self._me = self._me or current_handle()
         if handle not in self._user_ids:
-            conn.execute("INSERT INTO users (uid, handle, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                         (new_uid(8), handle, now()))
+            conn.execute(
+                "INSERT INTO users (uid, handle, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (new_uid(8), handle, now()),
+            )
             self._user_ids[handle] = conn.execute("SELECT id FROM users WHERE handle = ?", (handle,)).fetchone()[0]
         return self._user_ids[handle]
 

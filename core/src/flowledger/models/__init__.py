@@ -1,8 +1,8 @@
 """The registries: Transform, Run, Artifact, Collection, User."""
 
+from ..registry import Query, Record
 from .artifact import Artifact
 from .collection import Collection
-from ..registry import Query, Record
 from .run import Run
 from .transform import Transform
 from .user import User

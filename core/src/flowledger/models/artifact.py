@@ -8,8 +8,21 @@ from ..registry import MODELS, Query, Record
 
 class Artifact(Record):
     _table = "artifacts"
-    _fields = ("uid", "path", "kind", "storage_host", "storage_root", "suffix", "size", "hash", "hash_type",
-               "version", "is_latest", "description", "created_at")
+    _fields = (
+        "uid",
+        "path",
+        "kind",
+        "storage_host",
+        "storage_root",
+        "suffix",
+        "size",
+        "hash",
+        "hash_type",
+        "version",
+        "is_latest",
+        "description",
+        "created_at",
+    )
     _foreign = {"run": ("run_id", "Run"), "created_by": ("created_by_id", "User")}
 
     def __init__(self, path=None, *, run=None, description=None):
@@ -36,7 +49,8 @@ class Artifact(Record):
             raise FlowledgerError("an Artifact needs a path")
         ledger = self._store
         artifact_id = recorder_for(ledger).register_artifact(
-            self.path, run_uid=self.run.uid if self.run else None, description=self.description)
+            self.path, run_uid=self.run.uid if self.run else None, description=self.description
+        )
         return self._become(artifact_id, ledger)
 
     @property
@@ -49,11 +63,17 @@ class Artifact(Record):
 
     @property
     def input_of_runs(self) -> Query:
-        return MODELS["Run"].using(self._store).where_sql(
-            "id IN (SELECT run_id FROM run_inputs WHERE artifact_id = ?)", self.id)
+        return (
+            MODELS["Run"]
+            .using(self._store)
+            .where_sql("id IN (SELECT run_id FROM run_inputs WHERE artifact_id = ?)", self.id)
+        )
 
     @property
     def replicating_runs(self) -> Query:
         """Runs that wrote these same bytes again (re-runs that reproduced this artifact)."""
-        return MODELS["Run"].using(self._store).where_sql(
-            "id IN (SELECT run_id FROM run_replicated_artifacts WHERE artifact_id = ?)", self.id)
+        return (
+            MODELS["Run"]
+            .using(self._store)
+            .where_sql("id IN (SELECT run_id FROM run_replicated_artifacts WHERE artifact_id = ?)", self.id)
+        )

@@ -2,8 +2,8 @@
 
 from ..errors import FlowledgerError
 from ..recorder import recorder_for
-from .artifact import Artifact
 from ..registry import Query, Record
+from .artifact import Artifact
 
 
 class Collection(Record):
@@ -25,10 +25,12 @@ class Collection(Record):
         members = [a.save() for a in members]
         ledger = self._store
         collection_id = recorder_for(ledger).save_collection(
-            self.name, [a.id for a in members], run_id=self._row.get("run_id"), description=self.description)
+            self.name, [a.id for a in members], run_id=self._row.get("run_id"), description=self.description
+        )
         return self._become(collection_id, ledger)
 
     @property
     def artifacts(self) -> Query:
         return Artifact.using(self._store).where_sql(
-            "id IN (SELECT artifact_id FROM collection_artifacts WHERE collection_id = ?)", self.id)
+            "id IN (SELECT artifact_id FROM collection_artifacts WHERE collection_id = ?)", self.id
+        )

@@ -1,22 +1,39 @@
 """Run: one execution of a Transform, with lamindb's fields plus parent run, status and error."""
 
+from ..calls import StartRun
 from ..contract import FINAL_STATUSES
 from ..errors import FlowledgerError
+from ..ids import new_uid
 from ..recorder import recorder_for
+from ..registry import Query, Record
 from ..timestamps import now
 from ..writer import RUN_UPDATABLE
-from ..registry import Query, Record
 from .artifact import Artifact
 from .collection import Collection
 
 
 class Run(Record):
     _table = "runs"
-    _fields = ("uid", "started_at", "finished_at", "json", "is_consecutive", "reference", "reference_type",
-               "created_at", "status", "exit_code", "error")
-    _foreign = {"transform": ("transform_id", "Transform"), "created_by": ("created_by_id", "User"),
-                "report": ("report_id", "Artifact"), "environment": ("environment_id", "Artifact"),
-                "initiated_by_run": ("initiated_by_run_id", "Run")}
+    _fields = (
+        "uid",
+        "started_at",
+        "finished_at",
+        "json",
+        "is_consecutive",
+        "reference",
+        "reference_type",
+        "created_at",
+        "status",
+        "exit_code",
+        "error",
+    )
+    _foreign = {
+        "transform": ("transform_id", "Transform"),
+        "created_by": ("created_by_id", "User"),
+        "report": ("report_id", "Artifact"),
+        "environment": ("environment_id", "Artifact"),
+        "initiated_by_run": ("initiated_by_run_id", "Run"),
+    }
     _json_fields = ("json",)
 
     def __init__(self, transform=None, reference=None, reference_type=None, **fields):
@@ -31,12 +48,21 @@ class Run(Record):
                 raise FlowledgerError("a Run needs a saved Transform: Run(transform, ...)")
             recorder = recorder_for(ledger)
             initiated_by = self.initiated_by_run.uid if self.initiated_by_run else None
-            uid = recorder.start_run(self._row["transform_id"], reference=self.reference,
-                                     reference_type=self.reference_type, initiated_by=initiated_by,
-                                     started_at=self.started_at, json=self.json, status=self.status, uid=self.uid)
+            start = StartRun(
+                self._row["transform_id"],
+                self.uid or new_uid(16),
+                reference=self.reference,
+                reference_type=self.reference_type,
+                initiated_by=initiated_by,
+                started_at=self.started_at,
+                json=self.json,
+                status=self.status,
+            )
+            recorder.submit(start)
+            uid = start.uid
             return self._become(recorder.run_id(uid), ledger)
-        if self.status in FINAL_STATUSES and not self.finished_at:
-            self.finished_at = now()
+        if self.status in FINAL_STATUSES and not self._row.get("finished_at"):
+            self._row["finished_at"] = now()
         fields = {column: self._row.get(column) for column in RUN_UPDATABLE}
         recorder_for(ledger).update_run(self.id, self.uid, fields)
         return self
@@ -45,6 +71,10 @@ class Run(Record):
     def is_consecutive(self) -> bool | None:
         value = self._row.get("is_consecutive")
         return None if value is None else bool(value)
+
+    @is_consecutive.setter
+    def is_consecutive(self, value: bool | None) -> None:
+        self._row["is_consecutive"] = value
 
     @property
     def inputs(self) -> "LinkedArtifacts":
@@ -57,12 +87,14 @@ class Run(Record):
     @property
     def replicated_output_artifacts(self) -> Query:
         return Artifact.using(self._store).where_sql(
-            "id IN (SELECT artifact_id FROM run_replicated_artifacts WHERE run_id = ?)", self.id)
+            "id IN (SELECT artifact_id FROM run_replicated_artifacts WHERE run_id = ?)", self.id
+        )
 
     @property
     def input_collections(self) -> Query:
         return Collection.using(self._store).where_sql(
-            "id IN (SELECT collection_id FROM run_input_collections WHERE run_id = ?)", self.id)
+            "id IN (SELECT collection_id FROM run_input_collections WHERE run_id = ?)", self.id
+        )
 
     @property
     def output_collections(self) -> Query:
@@ -71,7 +103,8 @@ class Run(Record):
     @property
     def replicated_output_collections(self) -> Query:
         return Collection.using(self._store).where_sql(
-            "id IN (SELECT collection_id FROM run_replicated_collections WHERE run_id = ?)", self.id)
+            "id IN (SELECT collection_id FROM run_replicated_collections WHERE run_id = ?)", self.id
+        )
 
     @property
     def children(self) -> Query:

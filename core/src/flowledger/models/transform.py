@@ -7,8 +7,18 @@ from ..registry import Record
 
 class Transform(Record):
     _table = "transforms"
-    _fields = ("uid", "name", "version", "type", "description", "reference", "reference_type", "source_code",
-               "hash", "created_at")
+    _fields = (
+        "uid",
+        "name",
+        "version",
+        "type",
+        "description",
+        "reference",
+        "reference_type",
+        "source_code",
+        "hash",
+        "created_at",
+    )
     _foreign = {"created_by": ("created_by_id", "User")}
 
     def __init__(self, name: str | None = None, **fields):
@@ -20,9 +30,15 @@ class Transform(Record):
         if self.id is not None:
             return self
         ledger = self._store
-        spec = TransformSpec(name=self.name, type=self.type, version=self.version, source_code=self.source_code,
-                             reference=self.reference, reference_type=self.reference_type,
-                             description=self.description)
+        spec = TransformSpec(
+            name=self.name,
+            type=self.type,
+            version=self.version,
+            source_code=self.source_code,
+            reference=self.reference,
+            reference_type=self.reference_type,
+            description=self.description,
+        )
         return self._become(recorder_for(ledger).save_transform(spec), ledger)
 
     @property
