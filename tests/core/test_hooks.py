@@ -147,3 +147,28 @@ def test_load_plugins_switches():
     assert "redun" not in blocked.stdout.split("Commands:")[1]
     traced = run_cli("init", FLOWLEDGER_TRACE_PLUGINS="1", FLOWLEDGER_LOAD_PLUGINS="")
     assert "flowledger hook register_migrations" in traced.stderr
+
+
+def test_every_hook_is_documented_with_its_signature():
+    import inspect
+    from pathlib import Path
+
+    from flowledger import hookspecs
+
+    docs = (Path(__file__).resolve().parents[2] / "core" / "docs" / "plugins.md").read_text()
+    for name in (n for n in dir(pm.hook) if not n.startswith("_")):
+        parameters = ", ".join(inspect.signature(getattr(hookspecs, name)).parameters)
+        assert f"### {name}({parameters})\n" in docs, f"document hook {name}({parameters}) in core/docs/plugins.md"
+
+
+def test_plugins_command_lists_plugins_with_their_hooks_and_versions():
+    import json
+
+    listed = json.loads(run_cli("plugins").stdout)
+    by_name = {entry["name"]: entry for entry in listed}
+    assert by_name["snakemake"]["package"] == "snakemake-logger-plugin-flowledger"
+    assert by_name["snakemake"]["version"] and "register_commands" in by_name["snakemake"]["hooks"]
+    assert "flowledger.default_plugins.hashing" not in by_name  # built-ins only with --all
+    builtin = {entry["name"]: entry for entry in json.loads(run_cli("plugins", "--all").stdout)}
+    assert builtin["flowledger.default_plugins.hashing"]["hooks"] == ["compute_hash"]
+    assert json.loads(run_cli("plugins", FLOWLEDGER_LOAD_PLUGINS="").stdout) == []

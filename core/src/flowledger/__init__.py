@@ -1,9 +1,13 @@
 """flowledger: data lineage for workflow managers, in an embedded SQLite ledger.
 
-import flowledger as fl
-transform = fl.Transform(name="Cell Ranger", version="7.2.0", type="pipeline").save()
-run = fl.Run(transform, reference="https://example.org/run/1", reference_type="url").save()
-fl.track(transform=transform); ...; fl.finish()
+    import flowledger as fl
+    transform = fl.Transform(name="Cell Ranger", version="7.2.0", type="pipeline").save()
+    run = fl.Run(transform, reference="https://example.org/run/1", reference_type="url").save()
+    fl.track(transform=transform); ...; fl.finish()
+
+The public API is what this module exports (`__all__`), `flowledger.plugin_api` for plugins, the
+`flowledger` command (`flowledger.cli.cli`, which plugins extend through a hook) and the pytest fixtures
+in `flowledger.testing`. Every other module is internal: it may change in any release.
 """
 
 from . import lineage

@@ -14,7 +14,7 @@ from .clitools import DB_HELP, db_option
 from .errors import FlowledgerError
 from .location import ENV_VAR, LEDGER_NAME, PROJECT_DIR, resolve_ledger_path
 from .models import Artifact, Run
-from .plugins import DEFAULT_PLUGINS, load_plugins, pm
+from .plugins import DEFAULT_PLUGINS, distributions, load_plugins, pm
 from .store import get_ledger
 
 
@@ -195,15 +195,14 @@ def plugins_command(include_builtin):
 
 
 def installed_plugins(include_builtin: bool = False) -> list[dict]:
-    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
     found = []
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda pair: str(pair[0])):
         if plugin is None or (name in DEFAULT_PLUGINS and not include_builtin):
             continue
         hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or ())
         entry = {"name": name, "hooks": hooks}
-        if id(plugin) in dists:
-            entry.update(package=dists[id(plugin)].project_name, version=dists[id(plugin)].version)
+        if name in distributions:
+            entry["package"], entry["version"] = distributions[name]
         found.append(entry)
     return found
 

@@ -17,6 +17,7 @@ DEFAULT_PLUGINS = ("flowledger.default_plugins.hashing",)
 pm = pluggy.PluginManager("flowledger")
 pm.add_hookspecs(hookspecs)
 _loaded = False
+distributions: dict[str, tuple[str, str]] = {}  # plugin name -> (distribution, version), for `flowledger plugins`
 
 
 def load_plugins() -> None:
@@ -28,13 +29,13 @@ def load_plugins() -> None:
         pm.set_blocked(name)
     if not getattr(sys, "_called_from_test", False):
         only = os.environ.get("FLOWLEDGER_LOAD_PLUGINS")
-        if only is None:
-            pm.load_setuptools_entrypoints("flowledger")
-        else:
-            wanted = set(filter(None, only.split(",")))
-            for entry in metadata.entry_points(group="flowledger"):
-                if entry.dist and entry.dist.name in wanted and not pm.is_blocked(entry.name):
+        wanted = None if only is None else set(filter(None, only.split(",")))
+        for entry in metadata.entry_points(group="flowledger"):
+            if (wanted is None or (entry.dist and entry.dist.name in wanted)) and not pm.is_blocked(entry.name):
+                if not pm.has_plugin(entry.name):
                     pm.register(entry.load(), name=entry.name)
+                    if entry.dist is not None:
+                        distributions[entry.name] = (entry.dist.name, entry.dist.version)
     for module in DEFAULT_PLUGINS:
         if not pm.has_plugin(module) and not pm.is_blocked(module):
             pm.register(import_module(module), name=module)
