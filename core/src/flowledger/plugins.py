@@ -31,11 +31,11 @@ def load_plugins() -> None:
         only = os.environ.get("FLOWLEDGER_LOAD_PLUGINS")
         wanted = None if only is None else set(filter(None, only.split(",")))
         for entry in metadata.entry_points(group="flowledger"):
-            if (wanted is None or (entry.dist and entry.dist.name in wanted)) and not pm.is_blocked(entry.name):
-                if not pm.has_plugin(entry.name):
-                    pm.register(entry.load(), name=entry.name)
-                    if entry.dist is not None:
-                        distributions[entry.name] = (entry.dist.name, entry.dist.version)
+            chosen = wanted is None or (entry.dist is not None and entry.dist.name in wanted)
+            if chosen and not pm.is_blocked(entry.name) and not pm.has_plugin(entry.name):
+                pm.register(entry.load(), name=entry.name)
+                if entry.dist is not None:
+                    distributions[entry.name] = (entry.dist.name, entry.dist.version)
     for module in DEFAULT_PLUGINS:
         if not pm.has_plugin(module) and not pm.is_blocked(module):
             pm.register(import_module(module), name=module)
