@@ -15,7 +15,7 @@ from .errors import FlowledgerError
 from .location import ENV_VAR, LEDGER_NAME, PROJECT_DIR, resolve_ledger_path
 from .models import Artifact, Run
 from .plugins import DEFAULT_PLUGINS, distributions, load_plugins, pm
-from .store import get_ledger
+from .store import Ledger, get_ledger
 
 
 class FriendlyGroup(click.Group):
@@ -54,7 +54,7 @@ def init(db):
     path = Path.cwd() / PROJECT_DIR / LEDGER_NAME
     if db or os.environ.get(ENV_VAR):
         path = resolve_ledger_path(db)
-    get_ledger(path)
+    Ledger(path, adopt_empty=True).close()
     click.echo(f"Ledger ready at {path}")
 
 
@@ -169,7 +169,7 @@ def artifacts(path_prefix, all_versions, limit, as_json, db):
     if not all_versions:
         query = query.filter(is_latest=1)
     if path_prefix:
-        query = query.filter(path__startswith=str(Path(path_prefix).absolute()))
+        query = query.filter(path__under=path_prefix)
     found = query.order_by("-id").all()[:limit]
     if as_json:
         _emit_json([_artifact_summary(a) for a in found])

@@ -12,6 +12,7 @@ are created with plain DDL because runs and artifacts refer to each other.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -65,6 +66,40 @@ def applied(conn: sqlite3.Connection) -> dict[str, set[str]]:
     for migration_set, name in conn.execute(f"SELECT migration_set, name FROM {TABLE}"):
         found.setdefault(migration_set, set()).add(name)
     return found
+
+
+def check_schema_known(conn: sqlite3.Connection, path: object) -> None:
+    """Refuse a ledger that a newer flowledger migrated: its schema could mean what this version cannot know."""
+    from .errors import LedgerError
+
+    done = applied(conn).get(migrations.name, set())
+    known = {name for name, _ in migrations.steps}
+    unknown = done - known
+    missing = _missing_columns(conn) if done >= known else []
+    if unknown or missing:
+        found = f"schema {len(done)} > {len(known)}" if unknown else f"{missing[0]} is not as this version knows it"
+        raise LedgerError(f"ledger {path} was written by a newer flowledger ({found}); upgrade flowledger "
+                          "(nothing was written)")
+
+
+@functools.cache
+def expected_columns() -> dict[str, frozenset[str]]:
+    """{table: columns} of the schema these migrations make, built once in memory."""
+    conn = sqlite3.connect(":memory:")
+    for _, step in migrations.steps:
+        step(conn)
+    tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {table: frozenset(row[1] for row in conn.execute(f"PRAGMA table_info([{table}])")) for table in tables}
+
+
+def _missing_columns(conn: sqlite3.Connection) -> list[str]:
+    problems = []
+    for table, columns in expected_columns().items():
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info([{table}])")}
+        if not present:  # a lost table is damage, not a newer schema: writes to it fail on their own
+            continue
+        problems += [f"table {table} (no column {column})" for column in sorted(columns - present)]
+    return problems
 
 
 def _ensure_table(conn: sqlite3.Connection) -> None:

@@ -17,8 +17,9 @@ OPERATORS = {
     "gte": ">= ?",
     "lt": "< ?",
     "lte": "<= ?",
-    "contains": "LIKE ?",
-    "startswith": "LIKE ?",
+    "contains": "GLOB ?",  # GLOB, not LIKE: case-sensitive, and the pattern is escaped to match literally
+    "startswith": "GLOB ?",  # (a literal GLOB prefix still uses the column's index)
+    "under": "",  # a path, or anything inside it, whole path components only (see _condition)
 }
 
 
@@ -263,9 +264,9 @@ def _condition(model: type[Record], key: str, value: Any) -> tuple:
             value = [v.id if isinstance(v, Record) else v for v in value]
     elif name not in ("id", *model._fields):
         raise FlowledgerError(f"{model.__name__} has no field {name!r} to filter on")
-    if hasattr(model, "_normalize_filter"):
-        value = model._normalize_filter(name, value)
     op = op or "exact"
+    if hasattr(model, "_normalize_filter"):
+        value = model._normalize_filter(name, op, value)
     if op == "isnull":
         return (f"{name} IS {'' if value else 'NOT '}NULL",)
     if op == "in":
@@ -276,9 +277,17 @@ def _condition(model: type[Record], key: str, value: Any) -> tuple:
     if value is None and op == "exact":
         return (f"{name} IS NULL",)
     if op == "contains":
-        value = f"%{value}%"
+        value = f"*{glob_literal(str(value))}*"
     elif op == "startswith":
-        value = f"{value}%"
+        value = f"{glob_literal(str(value))}*"
+    elif op == "under":
+        folder = str(value).rstrip("/") or "/"
+        return (f"({name} = ? OR {name} GLOB ?)", folder, f"{glob_literal(folder.rstrip('/'))}/*")
     if name in model._json_fields and not isinstance(value, str):
         value = json.dumps(value, sort_keys=True)
     return (f"{name} {OPERATORS[op]}", value)
+
+
+def glob_literal(text: str) -> str:
+    """`text` as a GLOB pattern that matches exactly it: `*`, `?` and `[` each put in brackets."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)

@@ -16,10 +16,21 @@ from typing import Any
 
 from .errors import LedgerError
 from .location import resolve_ledger_path
-from .migrations import Migrations
+from .migrations import Migrations, applied, check_schema_known
+
+DURABILITY_VAR = "FLOWLEDGER_DURABILITY"
 
 BUSY_TIMEOUT_MS = 5_000
 LOCK_PATIENCE_S = 600.0  # how long a writer waits for others before it gives up
+
+
+def durability() -> str:
+    """SQLite's `synchronous` level: NORMAL (the default: an OS crash may drop the last commits, never
+    corrupt the ledger) or FULL (every commit reaches the disk; slower, see bench/core_record.py)."""
+    wanted = os.environ.get(DURABILITY_VAR, "normal").strip().lower()
+    if wanted not in ("normal", "full"):
+        raise LedgerError(f"{DURABILITY_VAR}={wanted!r}: use 'normal' or 'full'")
+    return wanted.upper()
 
 
 def _describe(path: Path, error: sqlite3.Error) -> LedgerError:
@@ -34,30 +45,69 @@ def _describe(path: Path, error: sqlite3.Error) -> LedgerError:
 
 
 class Ledger:
-    """One connection to one ledger file; use `get_ledger()` for the shared per-thread instance."""
+    """One connection to one ledger file; use `get_ledger()` for the shared per-thread instance.
 
-    def __init__(self, path: str | os.PathLike):
+    A path that does not exist yet becomes a new ledger. An existing file must be a flowledger ledger
+    of a schema this version knows: anything else is refused with a clear error and left untouched
+    (an empty file only when `adopt_empty`, which `flowledger init` asks for).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, adopt_empty: bool = False):
         self.path = Path(path)
+        self.lock = threading.RLock()
+        self.on_rollback: list = []  # callbacks: forget ids cached inside a rolled-back transaction
+        self.recorder: Any = None  # the Python API's Recorder on this connection (`recorder.recorder_for`)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise LedgerError(f"ledger folder {self.path.parent} cannot be created: {error.strerror}") from None
         try:
-            conn = self._connect()
+            if self._size() > 0:
+                self.conn = self._connect()
+                self._check_is_ledger()
+                self._configure(self.conn)
+                self.migrate()
+                return
+            with self._file_lock():  # one process makes a new ledger; the others wait, then find it made
+                if self._size() == 0 and self.path.exists() and not adopt_empty:
+                    raise LedgerError(
+                        f"{self.path} is an empty file, not a flowledger ledger: nothing was "
+                        f"changed (`flowledger --db {self.path} init` makes it one)"
+                    )
+                self.conn = self._connect()
+                if self._size() > 0:
+                    self._check_is_ledger()
+                self._configure(self.conn)
+                self.migrate(locked=True)
         except sqlite3.Error as error:
             raise _describe(self.path, error) from None
-        self.conn = conn
-        self.lock = threading.RLock()
-        self.on_rollback: list = []  # callbacks: forget ids cached inside a rolled-back transaction
-        self.recorder: Any = None  # the Python API's Recorder on this connection (`recorder.recorder_for`)
-        self.migrate()
+
+    def _size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+        except OSError as error:
+            raise LedgerError(f"ledger {self.path} cannot be read: {error.strerror}") from None
+
+    def _check_is_ledger(self) -> None:
+        """Refuse a database that is not ours, before anything (even WAL mode) is written to it."""
+        tables = {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "runs" in tables and "flowledger" in applied(self.conn):
+            return
+        self.conn.close()
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "") if tables else "no tables"
+        raise LedgerError(
+            f"{self.path} is not a flowledger ledger (an SQLite database with {shown}): "
+            "nothing was changed; pass the path of a ledger, or a new path"
+        )
 
     def _connect(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
             )
-            self._configure(conn)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the file for real
             return conn
         except sqlite3.OperationalError:
             if not self.path.exists() or os.access(self.path.parent, os.W_OK):
@@ -78,7 +128,7 @@ class Ledger:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         self._set_wal(conn)
-        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA synchronous = {durability()}")
 
     def _set_wal(self, conn: sqlite3.Connection) -> None:
         try:
@@ -94,19 +144,20 @@ class Ledger:
 
         return sqlite_utils.Database(self.conn)
 
-    def migrate(self) -> None:
-        """Apply pending migrations of the core and of plugins, one process at a time."""
+    def migrate(self, locked: bool = False) -> None:
+        """Apply pending migrations of the core and of plugins, one process at a time.
+
+        A ledger that a newer flowledger migrated further is refused before anything is written.
+        """
         from .plugins import migration_sets
 
         sets = migration_sets()
-        try:
-            if not any(self._pending(s) for s in sets):
-                return
-            with self._file_lock():
-                for migration_set in sets:
-                    migration_set.apply(self.conn if isinstance(migration_set, Migrations) else self.db)
-        except sqlite3.Error as error:
-            raise _describe(self.path, error) from None
+        check_schema_known(self.conn, self.path)
+        if not any(self._pending(s) for s in sets):
+            return
+        with contextlib.nullcontext() if locked else self._file_lock():
+            for migration_set in sets:
+                migration_set.apply(self.conn if isinstance(migration_set, Migrations) else self.db)
 
     def _pending(self, migration_set) -> bool:
         """Our own sets answer with one SELECT; a plugin's sqlite-utils set needs sqlite-utils."""
@@ -115,7 +166,12 @@ class Ledger:
     @contextlib.contextmanager
     def _file_lock(self):
         lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "a") as handle:
+        try:
+            handle = open(lock_path, "a")  # noqa: SIM115  (closed by the `with` below)
+        except OSError as error:
+            message = f"ledger {self.path} cannot be created or migrated ({lock_path}: {error.strerror})"
+            raise LedgerError(message) from None
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield

@@ -36,8 +36,9 @@ class Artifact(Record):
         return super().filter(**fields)
 
     @classmethod
-    def _normalize_filter(cls, name, value):
-        if name == "path" and isinstance(value, str) and "://" not in value:
+    def _normalize_filter(cls, name, op, value):
+        """A path, or the start of one, is taken from the working directory; a fragment (`contains`) is not."""
+        if name == "path" and op in ("exact", "startswith", "under") and isinstance(value, str) and "://" not in value:
             return absolute(value)
         return value
 
