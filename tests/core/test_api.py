@@ -2,6 +2,8 @@
 
 import flowledger as fl
 import pytest
+from flowledger.plugin_api import Recorder, TransformSpec
+from flowledger.store import Ledger
 
 
 def test_api_example_verbatim():
@@ -136,3 +138,35 @@ def test_collections_are_versioned_sets_of_artifacts(tmp_path):
     rerun = fl.Run(fl.Transform(name="collect").save()).save()
     same = fl.Collection(files, name="samples", run=rerun).save()
     assert same.id == newer.id and list(rerun.replicated_output_collections) == [newer]
+
+
+def test_records_cannot_be_mixed_across_ledgers(tmp_path):
+    """A Transform read from ledger A cannot start a Run in ledger B (it used to attach to B's transform 1)."""
+    fl.Transform(name="in-default").save()  # the default ledger has a transform with id 1 too
+    other = Ledger(tmp_path / "other.db")
+    Recorder(ledger=other).save_transform(TransformSpec("in-other"))
+    from_other = fl.Transform.using(other).filter(name="in-other").one()
+    with pytest.raises(fl.FlowledgerError, match=f"Transform .* belongs to ledger {tmp_path / 'other.db'}, not to"):
+        fl.Run(from_other).save()
+    assert fl.Run.filter().count() == 0 and fl.Run.using(other).filter().count() == 0
+
+    run_in_other = fl.Run(from_other)
+    object.__setattr__(run_in_other, "_ledger_ref", other)
+    run_in_other.save()  # the same ledger: fine
+    (tmp_path / "a.txt").write_text("a")
+    in_default = fl.Artifact(tmp_path / "a.txt").save()
+    with pytest.raises(fl.FlowledgerError, match="Artifact .* belongs to ledger"):
+        run_in_other.inputs.add(in_default)
+    assert run_in_other.inputs.count() == 0
+
+
+def test_adding_a_missing_file_is_an_error_naming_it_unless_missing_ok(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = fl.Run(fl.Transform(name="t").save()).save()
+    with pytest.raises(
+        fl.FlowledgerError, match=r"^data/sample.fastq: no such file or folder, so it cannot be an input"
+    ):
+        run.inputs.add("data/sample.fastq")
+    run.inputs.add("data/sample.fastq", missing_ok=True)
+    assert run.refresh().json["missing_inputs"] == [f"{tmp_path}/data/sample.fastq: no such file or folder"]
+    assert run.inputs.count() == 0

@@ -88,6 +88,18 @@ class Record:
         """The ledger this record came from (the default ledger for new records)."""
         return self.__dict__.get("_ledger_ref") or get_ledger()
 
+    def _ledger_for_saving(self, *others: Any):
+        """This record's ledger, after checking that the records it refers to are of the same ledger."""
+        ledger = self._store
+        for other in (*self._related.values(), *others):
+            theirs = other.__dict__.get("_ledger_ref") if isinstance(other, Record) else None
+            if theirs is not None and theirs.path != ledger.path:
+                raise FlowledgerError(
+                    f"{type(other).__name__} {other.uid} belongs to ledger {theirs.path}, not to ledger "
+                    f"{ledger.path} where this {type(self).__name__} is saved: records cannot be mixed across ledgers"
+                )
+        return ledger
+
     @classmethod
     def using(cls, ledger) -> "Query":
         """Query another ledger than the default one."""

@@ -48,7 +48,7 @@ class Artifact(Record):
             return self
         if not self.path:
             raise FlowledgerError("an Artifact needs a path")
-        ledger = self._store
+        ledger = self._ledger_for_saving()
         artifact_id = recorder_for(ledger).register_artifact(
             self.path, run_uid=self.run.uid if self.run else None, description=self.description
         )

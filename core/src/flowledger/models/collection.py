@@ -21,9 +21,9 @@ class Collection(Record):
             return self
         if not self.name:
             raise FlowledgerError("a Collection needs a name")
+        ledger = self._ledger_for_saving(*self._members)
         members = [a if isinstance(a, Artifact) else Artifact(a, run=self.run) for a in self._members]
         members = [a.save() for a in members]
-        ledger = self._store
         collection_id = recorder_for(ledger).save_collection(
             self.name, [a.id for a in members], run_id=self._row.get("run_id"), description=self.description
         )

@@ -1,9 +1,12 @@
 """Run: one execution of a Transform, with lamindb's fields plus parent run, status and error."""
 
+import os
+
 from ..calls import StartRun
 from ..contract import FINAL_STATUSES
 from ..errors import FlowledgerError
 from ..ids import new_uid
+from ..paths import absolute
 from ..recorder import recorder_for
 from ..registry import Query, Record
 from ..timestamps import now
@@ -42,7 +45,7 @@ class Run(Record):
 
     def save(self) -> "Run":
         """Insert a new run, or write changed fields of a saved one."""
-        ledger = self._store
+        ledger = self._ledger_for_saving()
         if self.id is None:
             if self._row.get("transform_id") is None:
                 raise FlowledgerError("a Run needs a saved Transform: Run(transform, ...)")
@@ -119,12 +122,23 @@ class LinkedArtifacts(Query):
         super().__init__(Artifact, [clause], [run.id], ledger=run._store)
         self.run, self.role = run, role
 
-    def add(self, *items) -> None:
-        """Link files, folders or Artifacts (a path is hashed and becomes an artifact version)."""
+    def add(self, *items, missing_ok: bool = False) -> None:
+        """Link files, folders or Artifacts (a path is hashed and becomes an artifact version).
+
+        A path that does not exist is an error, unless `missing_ok`: then it is listed in the run's json
+        (`missing_inputs` / `missing_outputs`).
+        """
         if self.run.id is None:
             raise FlowledgerError("save the run before adding its inputs or outputs")
-        paths = [item.path if isinstance(item, Record) else item for item in _flatten(items)]
-        recorder = recorder_for(self.run._store)
+        items = list(_flatten(items))
+        paths = [item.path if isinstance(item, Record) else item for item in items]
+        missing = [str(p) for p in paths if not os.path.lexists(absolute(p))]
+        if missing and not missing_ok:
+            raise FlowledgerError(
+                f"{missing[0]}: no such file or folder, so it cannot be an {self.role} of run "
+                f"{self.run.uid} (pass missing_ok=True to record it as missing)"
+            )
+        recorder = recorder_for(self.run._ledger_for_saving(*items))
         if self.role == "input":
             recorder.add_inputs(self.run.uid, paths)
         else:
