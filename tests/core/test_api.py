@@ -155,7 +155,7 @@ def test_records_cannot_be_mixed_across_ledgers(tmp_path):
     run_in_other.save()  # the same ledger: fine
     (tmp_path / "a.txt").write_text("a")
     in_default = fl.Artifact(tmp_path / "a.txt").save()
-    with pytest.raises(fl.FlowledgerError, match="Artifact .* belongs to ledger"):
+    with pytest.raises(fl.FlowledgerError, match=r"Artifact .* belongs to ledger"):
         run_in_other.inputs.add(in_default)
     assert run_in_other.inputs.count() == 0
 

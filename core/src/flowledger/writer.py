@@ -168,8 +168,14 @@ class Writer:
         return written
 
     def add_files(self, conn, uid: str, prepared: Prepared) -> Written:
+        """More inputs or outputs of run `uid`; paths that could not be read are added to its json's lists."""
         run_id = self.run_id(conn, uid)
         written = Written(run_id, uid, links=self.link_files(conn, run_id, prepared))
+        if prepared.problems:
+            data = jsonlib.loads(conn.execute("SELECT json FROM runs WHERE id = ?", (run_id,)).fetchone()[0] or "{}")
+            for key, problems in prepared.problems.items():
+                data[key] = [*data.get(key, []), *problems]
+            conn.execute("UPDATE runs SET json = ? WHERE id = ?", (_dumps(data), run_id))
         self.write_cache(conn, prepared)
         return written
 
