@@ -61,7 +61,11 @@ def init(db):
 @cli.command()
 @click.option("--transform", "transform_name", help="Only runs of transforms with this name.")
 @click.option("--reference-type", help="Only runs with this reference type (snakemake_id, redun_id, ...).")
-@click.option("--status", type=click.Choice(["scheduled", "started", "completed", "errored", "aborted", "cached"]))
+@click.option(
+    "--status",
+    type=click.Choice(["scheduled", "started", "completed", "errored", "aborted", "cached", "unfinished"]),
+    help="Only runs in this state (unfinished: started, but the process recording it has ended).",
+)
 @click.option("--all", "include_jobs", is_flag=True, help="Include job runs (runs initiated by another run).")
 @click.option("--limit", default=50, show_default=True, help="Most recent runs to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -75,10 +79,13 @@ def runs(transform_name, reference_type, status, include_jobs, limit, as_json, d
     if reference_type:
         query = query.filter(reference_type=reference_type)
     if status:
-        query = query.filter(status=status)
+        query = query.filter(status="started" if status == "unfinished" else status)
     if not include_jobs and not (transform_name or reference_type):
         query = query.filter(initiated_by_run__isnull=True)
-    found = query.order_by("-id").all()[:limit]
+    found = query.order_by("-id").all()
+    if status in ("started", "unfinished"):
+        found = [run for run in found if run.state == status]
+    found = found[:limit]
     if as_json:
         _emit_json([_run_summary(r) for r in found])
         return
@@ -89,7 +96,7 @@ def runs(transform_name, reference_type, status, include_jobs, limit, as_json, d
             run.uid,
             summary["transform"],
             summary["type"],
-            run.status,
+            summary["state"],
             _short(run.started_at),
             _short(run.finished_at),
             f"{run.reference_type}={run.reference}" if run.reference else "",
@@ -130,7 +137,7 @@ def show(run_uid, as_json, db):
             console.print(f"  {item['path']}  {item['hash_type']}:{item['hash'][:12]}  v{item['version']}")
     console.print(f"[bold]children[/bold] ({len(data['children'])})")
     for child in data["children"]:
-        console.print(f"  {child['uid']}  {child['transform']}  {child['status']}")
+        console.print(f"  {child['uid']}  {child['transform']}  {child['state']}")
 
 
 @cli.command("lineage")
@@ -224,6 +231,7 @@ def _run_summary(run: Run) -> dict:
         "transform_version": transform.version,
         "type": transform.type,
         "status": run.status,
+        "state": run.state,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "reference": run.reference,

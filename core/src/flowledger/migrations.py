@@ -78,8 +78,9 @@ def check_schema_known(conn: sqlite3.Connection, path: object) -> None:
     missing = _missing_columns(conn) if done >= known else []
     if unknown or missing:
         found = f"schema {len(done)} > {len(known)}" if unknown else f"{missing[0]} is not as this version knows it"
-        raise LedgerError(f"ledger {path} was written by a newer flowledger ({found}); upgrade flowledger "
-                          "(nothing was written)")
+        raise LedgerError(
+            f"ledger {path} was written by a newer flowledger ({found}); upgrade flowledger (nothing was written)"
+        )
 
 
 @functools.cache
@@ -173,3 +174,10 @@ SCHEMA_V1 = [
 def m001_initial(conn: sqlite3.Connection) -> None:
     for statement in SCHEMA_V1:
         conn.execute(statement)
+
+
+@migrations()
+def m002_run_process(conn: sqlite3.Connection) -> None:
+    """Who records a run (host, pid, process start): a started run whose process is gone is unfinished."""
+    for column in ("host TEXT", "pid INTEGER", "pid_start INTEGER"):
+        conn.execute(f"ALTER TABLE runs ADD COLUMN {column}")

@@ -9,9 +9,13 @@ from .errors import InputError
 
 def absolute(path: str | os.PathLike) -> str:
     """An absolute, normalised path; symlinks are kept (a link is where the user looks)."""
-    text = os.fspath(path)
+    text = os.fsdecode(path)
     if not text or "\0" in text:
         raise InputError(f"{text!r} is not a usable path")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes the file system allows, but no text: the ledger keeps paths as text
+        raise InputError(f"{text!r}: the file name is not valid UTF-8, so flowledger cannot record it") from None
     return os.path.normpath(os.path.abspath(os.path.expanduser(text)))
 
 

@@ -13,8 +13,11 @@ def to_iso(value) -> str | None:
     """Accept a datetime, epoch seconds, or an ISO string; naive datetimes are taken as local time."""
     if value is None:
         return None
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, UTC).isoformat(timespec="microseconds")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, UTC).isoformat(timespec="microseconds")
+        except (OverflowError, OSError, ValueError):  # NaN, infinities, years past 9999
+            raise InputError(f"{value!r} is not a time (seconds since 1970)") from None
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -16,7 +16,7 @@ from typing import Any
 from .contract import FINAL_STATUSES, RunStatus, TransformSpec, run_status
 from .errors import InputError
 from .hashing import Content, Prepared
-from .identity import current_handle
+from .identity import current_handle, this_process
 from .ids import new_uid, version_suffix
 from .paths import host, storage_root
 from .timestamps import now, to_iso
@@ -90,8 +90,6 @@ class Writer:
     ) -> Written:
         """A new run; with its files when `prepared` holds any (a whole job in one go)."""
         status = run_status(status)
-        if status in FINAL_STATUSES and finished_at is None:
-            finished_at = now()
         uid = uid or new_uid(16)
         data = {**(json or {}), **prepared.problems}
         environment_id = None
@@ -100,15 +98,20 @@ class Writer:
         elif environment_reference:
             environment_id = self._reference_artifact(conn, environment_reference)
         transform_id = transform if isinstance(transform, int) else self.transform_id(conn, transform)
+        started, finished = to_iso(started_at) or now(), to_iso(finished_at)
+        if finished is None and status in FINAL_STATUSES:
+            finished = max(now(), started)  # ended now (a start given in the future ends when it starts)
+        _check_order(uid, started, finished)
+        pid, pid_start = this_process()
         run_id = conn.execute(
             "INSERT INTO runs (uid, transform_id, started_at, finished_at, created_by_id, json, environment_id, "
-            "reference, reference_type, created_at, initiated_by_run_id, status, exit_code, error) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "reference, reference_type, created_at, initiated_by_run_id, status, exit_code, error, host, pid, "
+            "pid_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 uid,
                 transform_id,
-                to_iso(started_at) or now(),
-                to_iso(finished_at),
+                started,
+                finished,
                 self.user_id(conn, created_by),
                 _dumps(data),
                 environment_id,
@@ -119,6 +122,9 @@ class Writer:
                 status.value,
                 exit_code,
                 error,
+                host(),
+                pid,
+                pid_start,
             ),
         ).fetchone()[0]
         self._run_ids[uid] = run_id
@@ -142,9 +148,12 @@ class Writer:
         """A final status for run `uid`; `json` and any file problems are merged into its json."""
         status = run_status(status, final=True)
         run_id = self.run_id(conn, uid)
+        row = conn.execute("SELECT json, started_at FROM runs WHERE id = ?", (run_id,)).fetchone()
+        finished = to_iso(finished_at) or now()
+        if finished_at is not None:
+            _check_order(uid, row[1], finished)
         data = None
         if json or prepared.problems:
-            row = conn.execute("SELECT json FROM runs WHERE id = ?", (run_id,)).fetchone()
             data = {**jsonlib.loads(row[0] or "{}"), **(json or {}), **prepared.problems}
         written = Written(run_id, uid, finished=True)
         report_id = None
@@ -156,7 +165,7 @@ class Writer:
             "error = coalesce(?, error), json = coalesce(?, json), report_id = coalesce(?, report_id) WHERE id = ?",
             (
                 status.value,
-                to_iso(finished_at) or now(),
+                finished,
                 exit_code,
                 error,
                 _dumps(data) if data is not None else None,
@@ -190,6 +199,9 @@ class Writer:
         for name in ("started_at", "finished_at"):
             if name in values:
                 values[name] = to_iso(values[name])
+        if values.get("started_at") and values.get("finished_at"):
+            uid = conn.execute("SELECT uid FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+            _check_order(uid, values["started_at"], values["finished_at"])
         if "json" in values and not isinstance(values["json"], (str, type(None))):
             values["json"] = _dumps(values["json"])
         was = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
@@ -380,6 +392,12 @@ class Writer:
                 raise InputError(f"no run with uid {uid!r} in ledger {self.ledger_path}")
             self._run_ids[uid] = row[0]
         return self._run_ids[uid]
+
+
+def _check_order(uid: str, started: str | None, finished: str | None) -> None:
+    """A run cannot end before it began (both are ISO strings in UTC, so they compare as text)."""
+    if started and finished and finished < started:
+        raise InputError(f"run {uid}: finished_at {finished} is before started_at {started}")
 
 
 def _version(latest) -> int:

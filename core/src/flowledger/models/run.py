@@ -5,8 +5,9 @@ import os
 from ..calls import StartRun
 from ..contract import FINAL_STATUSES
 from ..errors import FlowledgerError
+from ..identity import process_gone
 from ..ids import new_uid
-from ..paths import absolute
+from ..paths import absolute, host
 from ..recorder import recorder_for
 from ..registry import Query, Record
 from ..timestamps import now
@@ -29,6 +30,9 @@ class Run(Record):
         "status",
         "exit_code",
         "error",
+        "host",
+        "pid",
+        "pid_start",
     )
     _foreign = {
         "transform": ("transform_id", "Transform"),
@@ -69,6 +73,18 @@ class Run(Record):
         fields = {column: self._row.get(column) for column in RUN_UPDATABLE}
         recorder_for(ledger).update_run(self.id, self.uid, fields)
         return self
+
+    @property
+    def state(self) -> str:
+        """The status, except that a started run whose recording process has ended is `unfinished`.
+
+        Derived when asked (nothing is rewritten): after a `kill -9` or a full disk, the run stays `started`
+        in the ledger, but no process will ever finish it. Told for runs recorded on this host only.
+        """
+        if self.status in ("scheduled", "started") and self.host == host():
+            if process_gone(self.pid, self.pid_start):
+                return "unfinished"
+        return self.status
 
     @property
     def is_consecutive(self) -> bool | None:
