@@ -81,10 +81,8 @@ class Run(Record):
         Derived when asked (nothing is rewritten): after a `kill -9` or a full disk, the run stays `started`
         in the ledger, but no process will ever finish it. Told for runs recorded on this host only.
         """
-        if self.status in ("scheduled", "started") and self.host == host():
-            if process_gone(self.pid, self.pid_start):
-                return "unfinished"
-        return self.status
+        ours = self.status in ("scheduled", "started") and self.host == host()
+        return "unfinished" if ours and process_gone(self.pid, self.pid_start) else self.status
 
     @property
     def is_consecutive(self) -> bool | None:
@@ -146,15 +144,15 @@ class LinkedArtifacts(Query):
         """
         if self.run.id is None:
             raise FlowledgerError("save the run before adding its inputs or outputs")
-        items = list(_flatten(items))
-        paths = [item.path if isinstance(item, Record) else item for item in items]
+        given = list(_flatten(items))
+        paths = [item.path if isinstance(item, Record) else item for item in given]
         missing = [str(p) for p in paths if not os.path.lexists(absolute(p))]
         if missing and not missing_ok:
             raise FlowledgerError(
                 f"{missing[0]}: no such file or folder, so it cannot be an {self.role} of run "
                 f"{self.run.uid} (pass missing_ok=True to record it as missing)"
             )
-        recorder = recorder_for(self.run._ledger_for_saving(*items))
+        recorder = recorder_for(self.run._ledger_for_saving(*given))
         if self.role == "input":
             recorder.add_inputs(self.run.uid, paths)
         else:
