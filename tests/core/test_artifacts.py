@@ -1,6 +1,7 @@
 """Artifacts: content hashes, versions per path, replicated outputs, odd and missing paths."""
 
 import hashlib
+import os
 
 import flowledger as fl
 import pytest
@@ -157,3 +158,23 @@ def test_a_failed_batch_forgets_what_it_cached(workdir):
     job = recorder.record_job(TransformSpec(name="rolled back"), outputs=["data/a.txt"])
     assert fl.Run.get(job).transform.name == "rolled back"
     assert fl.Transform.filter(name="rolled back").count() == 1
+
+
+def test_special_files_are_recorded_without_being_opened(tmp_path):
+    """A FIFO (Snakemake's pipe()) would block whoever opens it: it is an artifact of its own kind, unhashed."""
+    import socket
+    import subprocess
+    import sys
+
+    fifo, sock = tmp_path / "reads.pipe", tmp_path / "service.sock"
+    os.mkfifo(fifo)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(sock))
+    script = (
+        "from flowledger.plugin_api import Recorder, TransformSpec\n"
+        f"Recorder().record_job(TransformSpec('producer'), outputs=[{str(fifo)!r}, {str(sock)!r}, '/dev/null'])\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=30)  # would hang on open(fifo)
+    server.close()
+    kinds = {a.path: (a.kind, a.hash, a.size) for a in fl.Artifact.filter()}
+    assert kinds == {str(fifo): ("fifo", None, 0), str(sock): ("socket", None, 0), "/dev/null": ("device", None, 0)}

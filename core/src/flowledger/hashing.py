@@ -6,6 +6,7 @@ memory. Folders hash their sorted (relative path, file hash) list.
 
 import hashlib
 import os
+import stat as stat_module
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,10 +18,10 @@ from .plugins import load_plugins, pm
 @dataclass
 class Content:
     path: str
-    kind: str  # "file" or "folder"
+    kind: str  # "file", "folder", or a special file's kind: "fifo", "socket", "device"
     size: int
-    hash: str
-    hash_type: str
+    hash: str | None  # None for special files, which are never opened
+    hash_type: str | None
     new_cache_rows: list = field(default_factory=list)  # rows the caller writes to hash_cache
 
 
@@ -83,6 +84,9 @@ class Hasher:
             raise InputError(f"{path}: no such file or folder") from None
         except OSError as error:
             raise InputError(f"{path}: cannot be read ({error.strerror})") from None
+        special = special_kind(stat.st_mode)
+        if special:  # a pipe, socket or device: opening it could block forever, and it holds no content
+            return Content(path, special, 0, None, None)
         if os.path.isdir(path):
             return self._folder(path)
         rows: list = []
@@ -119,3 +123,14 @@ class Hasher:
             listing.update(f"{file.relative_to(folder).as_posix()}\0{digest}\n".encode())
             total += stat.st_size
         return Content(folder, "folder", total, listing.hexdigest(), "sha256-dir", rows)
+
+
+def special_kind(mode: int) -> str | None:
+    """The kind of a special file (recorded, never opened), or None for a regular file or folder."""
+    if stat_module.S_ISFIFO(mode):
+        return "fifo"
+    if stat_module.S_ISSOCK(mode):
+        return "socket"
+    if stat_module.S_ISCHR(mode) or stat_module.S_ISBLK(mode):
+        return "device"
+    return None
