@@ -11,18 +11,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
-from .paths import absolute
+from .paths import located
 from .plugins import load_plugins, pm
 
 
 @dataclass
 class Content:
-    path: str
+    path: str  # where the file is: its folders resolved through symlinks
     kind: str  # "file", "folder", or a special file's kind: "fifo", "socket", "device"
-    size: int
-    hash: str | None  # None for special files, which are never opened
+    size: int | None
+    hash: str | None  # None for special files (never opened), and for gone files nothing was known of
     hash_type: str | None
     new_cache_rows: list = field(default_factory=list)  # rows the caller writes to hash_cache
+    user_path: str | None = None  # the path as given, when it differs from `path` (through a symlink)
+    gone: bool = False  # the file no longer existed when it was recorded
 
 
 @dataclass
@@ -77,21 +79,46 @@ class Hasher:
         return found
 
     def content(self, path: str | os.PathLike) -> Content:
-        path = absolute(path)
+        """The file or folder at `path`, hashed. A file that is gone is still a node of the lineage when
+        something is known of it (its hash from earlier: a temp() output its maker recorded, say)."""
+        path, given = located(path)
         try:
             stat = os.stat(path)
         except FileNotFoundError:
-            raise InputError(f"{path}: no such file or folder") from None
+            gone = self._gone(path)
+            if gone is None:
+                raise InputError(f"{given}: no such file or folder") from None
+            gone.user_path = given if given != path else None
+            return gone
         except OSError as error:
-            raise InputError(f"{path}: cannot be read ({error.strerror})") from None
+            raise InputError(f"{given}: cannot be read ({error.strerror})") from None
+        content = self._present(path, stat)
+        content.user_path = given if given != path else None
+        return content
+
+    def _present(self, path: str, stat: os.stat_result) -> Content:
         special = special_kind(stat.st_mode)
         if special:  # a pipe, socket or device: opening it could block forever, and it holds no content
             return Content(path, special, 0, None, None)
-        if os.path.isdir(path):
+        if stat_module.S_ISDIR(stat.st_mode):
             return self._folder(path)
         rows: list = []
         digest, hash_type = self._file(path, stat, rows)
         return Content(path, "file", stat.st_size, digest, hash_type, rows)
+
+    def _gone(self, path: str) -> Content | None:
+        """What is known of a file that no longer exists: its hash from this process, the stat cache, or
+        its latest record (None: nothing, so it is listed as missing instead)."""
+        remembered = self.memory.get(path)
+        if remembered:
+            return Content(path, "file", remembered[0], remembered[3], remembered[4], gone=True)
+        for row in self.ledger.query(
+            "SELECT size, hash, hash_type, 'file' AS kind FROM hash_cache WHERE path = ? UNION ALL "
+            "SELECT size, hash, hash_type, kind FROM artifacts WHERE path = ? AND is_latest = 1",
+            (path, path),
+        ):
+            return Content(path, row["kind"], row["size"], row["hash"], row["hash_type"], gone=True)
+        return None
 
     def _file(self, path: str, stat: os.stat_result, rows: list) -> tuple[str, str]:
         key = (stat.st_size, stat.st_mtime_ns, stat.st_ino)

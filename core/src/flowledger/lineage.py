@@ -115,6 +115,9 @@ def to_dict(graph: Graph) -> dict:
             {
                 "uid": a.uid,
                 "path": a.path,
+                "user_path": a.user_path,
+                "kind": a.kind,
+                "state": a.state or "present",  # "deleted": gone when recorded
                 "hash": a.hash,
                 "hash_type": a.hash_type,
                 "version": a.version,

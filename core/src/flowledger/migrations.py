@@ -181,3 +181,11 @@ def m002_run_process(conn: sqlite3.Connection) -> None:
     """Who records a run (host, pid, process start): a started run whose process is gone is unfinished."""
     for column in ("host TEXT", "pid INTEGER", "pid_start INTEGER"):
         conn.execute(f"ALTER TABLE runs ADD COLUMN {column}")
+
+
+@migrations()
+def m003_artifact_state_and_user_path(conn: sqlite3.Connection) -> None:
+    """`state` 'deleted': the file was gone when recorded; `user_path`: the path as given, through a link."""
+    conn.execute("ALTER TABLE artifacts ADD COLUMN state TEXT")
+    conn.execute("ALTER TABLE artifacts ADD COLUMN user_path TEXT")
+    conn.execute("CREATE INDEX idx_artifacts_user_path ON artifacts(user_path) WHERE user_path IS NOT NULL")

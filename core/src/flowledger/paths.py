@@ -19,6 +19,16 @@ def absolute(path: str | os.PathLike) -> str:
     return os.path.normpath(os.path.abspath(os.path.expanduser(text)))
 
 
+def located(path: str | os.PathLike) -> tuple[str, str]:
+    """(where the file is, the path given): the folders resolved through symlinks, the file's own name kept.
+
+    A file written through a symlinked folder and read through the real one is one file, one artifact.
+    """
+    given = absolute(path)
+    folder, name = os.path.split(given)
+    return (os.path.join(os.path.realpath(folder), name) if name else given), given
+
+
 @functools.cache
 def host() -> str:
     return socket.gethostname()

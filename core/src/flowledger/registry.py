@@ -83,6 +83,11 @@ class Record:
         object.__setattr__(record, "_ledger_ref", ledger)
         return record
 
+    @classmethod
+    def _condition(cls, name: str, op: str, value: Any) -> tuple | None:
+        """A model's own SQL for a filter (sql, *params), or None for the usual one."""
+        return None
+
     @property
     def _store(self):
         """The ledger this record came from (the default ledger for new records)."""
@@ -260,8 +265,8 @@ class Query:
         return f"<Query {self.model.__name__} where {self._describe()}>"
 
 
-def _condition(model: type[Record], key: str, value: Any) -> tuple:
-    """Translate one keyword filter into (sql, *params)."""
+def _condition(model: type[Record], key: str, value: Any, plain: bool = False) -> tuple:
+    """Translate one keyword filter into (sql, *params); `plain` skips the model's own conditions."""
     name, _, op = key.partition("__")
     if name in model._foreign:
         column, other = model._foreign[name]
@@ -277,8 +282,9 @@ def _condition(model: type[Record], key: str, value: Any) -> tuple:
     elif name not in ("id", *model._fields):
         raise FlowledgerError(f"{model.__name__} has no field {name!r} to filter on")
     op = op or "exact"
-    if hasattr(model, "_normalize_filter"):
-        value = model._normalize_filter(name, op, value)
+    custom = None if plain else model._condition(name, op, value)
+    if custom is not None:
+        return custom
     if op == "isnull":
         return (f"{name} IS {'' if value else 'NOT '}NULL",)
     if op == "in":

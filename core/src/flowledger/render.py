@@ -14,7 +14,10 @@ def run_label(run) -> str:
 
 
 def artifact_label(artifact) -> str:
-    return f"{artifact.path} ({artifact.hash_type}:{(artifact.hash or '')[:12]}, v{artifact.version})"
+    gone = ", deleted" if artifact.state == "deleted" else ""
+    kind = f"{artifact.kind}, " if artifact.kind not in ("file", "folder") else ""
+    shown = f"{artifact.hash_type}:{artifact.hash[:12]}, " if artifact.hash else kind
+    return f"{artifact.path} ({shown}v{artifact.version}{gone})"
 
 
 def tree(graph: Graph, upstream: bool = True) -> Tree:

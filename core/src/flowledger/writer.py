@@ -235,8 +235,11 @@ class Writer:
         latest = conn.execute(
             "SELECT id, uid, hash, run_id, version FROM artifacts WHERE path = ? AND is_latest = 1", (content.path,)
         ).fetchone()
-        if latest and latest[2] == content.hash:
+        if latest and (latest[2] == content.hash or (content.gone and content.hash is None)):
+            # the same bytes (or a gone file nothing more is known of: its latest record)
             artifact_id, maker = latest[0], latest[3]
+            if content.gone:
+                conn.execute("UPDATE artifacts SET state = 'deleted' WHERE id = ? AND state IS NULL", (artifact_id,))
             if role == "input" or maker == run_id:
                 return artifact_id, role
             if maker is None and artifact_id not in input_ids:
@@ -252,8 +255,8 @@ class Writer:
         suffix = "".join(os.path.splitext(content.path)[1:]) if content.kind == "file" else ""
         artifact_id = conn.execute(
             "INSERT INTO artifacts (uid, path, kind, storage_host, storage_root, suffix, size, hash, hash_type, "
-            "version, is_latest, run_id, created_by_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) "
-            "RETURNING id",
+            "version, is_latest, run_id, created_by_id, created_at, state, user_path) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?) RETURNING id",
             (
                 uid,
                 content.path,
@@ -268,6 +271,8 @@ class Writer:
                 run_id if role == "output" else None,
                 self.user_id(conn, None),
                 now(),
+                "deleted" if content.gone else None,
+                content.user_path,
             ),
         ).fetchone()[0]
         return artifact_id, role

@@ -1,9 +1,11 @@
 """Artifact: a file or folder at a path with a content hash; a new hash at the same path is a new version."""
 
+import os
+
 from ..errors import FlowledgerError
-from ..paths import absolute
+from ..paths import absolute, located
 from ..recorder import recorder_for
-from ..registry import MODELS, Query, Record
+from ..registry import MODELS, Query, Record, _condition
 
 
 class Artifact(Record):
@@ -22,6 +24,8 @@ class Artifact(Record):
         "is_latest",
         "description",
         "created_at",
+        "state",
+        "user_path",
     )
     _foreign = {"run": ("run_id", "Run"), "created_by": ("created_by_id", "User")}
 
@@ -36,11 +40,21 @@ class Artifact(Record):
         return super().filter(**fields)
 
     @classmethod
-    def _normalize_filter(cls, name, op, value):
-        """A path, or the start of one, is taken from the working directory; a fragment (`contains`) is not."""
-        if name == "path" and op in ("exact", "startswith", "under") and isinstance(value, str) and "://" not in value:
-            return absolute(value)
-        return value
+    def _condition(cls, name, op, value):
+        """A path is found as given or through symlinked folders, relative to the working directory.
+
+        (A fragment, `path__contains`, is matched as it is.)
+        """
+        if name != "path" or not isinstance(value, str) or "://" in value:
+            return None
+        if op == "exact":
+            real, given = located(value)
+            return ("(path = ? OR user_path = ?)", real, given)
+        if op == "under":
+            return _condition(cls, "path__under", os.path.realpath(absolute(value)), plain=True)
+        if op == "startswith":
+            return _condition(cls, "path__startswith", located(value)[0], plain=True)
+        return None
 
     def save(self) -> "Artifact":
         """Register the file: an output of `run` when given, else a raw input."""
