@@ -65,9 +65,12 @@ def recorder_api_mismatches(implementation: type) -> list[str]:
             continue
         want_types, have_types = typing.get_type_hints(expected), typing.get_type_hints(actual)
         returns, promised = have_types.get("return"), want_types.get("return")
-        if (hasattr(actual, "__wrapped__") and typing.get_origin(returns) is Iterator
-                and typing.get_origin(promised) is AbstractContextManager
-                and typing.get_args(returns) == typing.get_args(promised)):
+        if (
+            hasattr(actual, "__wrapped__")
+            and typing.get_origin(returns) is Iterator
+            and typing.get_origin(promised) is AbstractContextManager
+            and typing.get_args(returns) == typing.get_args(promised)
+        ):
             have_types["return"] = promised  # a @contextmanager generator returns a context manager of its yield
         if want_types != have_types:
             problems.append(f"{implementation.__name__}.{name} types {have_types} differ from {want_types}")
