@@ -27,8 +27,10 @@ def fake_nextflow(tmp_path, monkeypatch) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     exe = bin_dir / "nextflow"
-    exe.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(HERE)!r})\n"
-                   f"import fake_nextflow\nsys.exit(fake_nextflow.main(sys.argv[1:]))\n")
+    exe.write_text(
+        f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(HERE)!r})\n"
+        f"import fake_nextflow\nsys.exit(fake_nextflow.main(sys.argv[1:]))\n"
+    )
     exe.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     return exe
@@ -76,9 +78,11 @@ def snapshot(root) -> dict:
         parent = run.initiated_by_run
         out[run.reference] = {
             "transform": (run.transform.name, run.transform.version, run.transform.type),
-            "status": run.status, "exit_code": run.exit_code,
+            "status": run.status,
+            "exit_code": run.exit_code,
             "parent": parent.reference if parent else None,
-            "inputs": rel(run.inputs.all()), "outputs": rel(run.outputs.all()),
+            "inputs": rel(run.inputs.all()),
+            "outputs": rel(run.outputs.all()),
             "replicated": rel(run.replicated_output_artifacts.all()),
         }
     return out

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import nf_samples  # noqa: E402
+import nf_samples
 
 
 def _option(args, name):
@@ -61,6 +61,7 @@ def _on_complete(config, workflow: dict):
     words = []
     for single, double in re.findall(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"", match.group(1)):
         if double or (not single and double == ""):
+
             def lookup(m):
                 value = workflow
                 for key in m.group(1).split(".")[1:]:
@@ -68,6 +69,7 @@ def _on_complete(config, workflow: dict):
                 if isinstance(value, bool):
                     return str(value).lower()
                 return "null" if value is None else str(value)
+
             words.append(re.sub(r"\$\{([\w.]+)\}", lookup, double))
         else:
             words.append(single.replace("\\'", "'").replace("\\\\", "\\"))
@@ -83,7 +85,8 @@ def main(argv):
     params_file = _option(args, "-params-file")
     said = " ".join(args) + (Path(params_file).read_text() if params_file else "")
     scenario = os.environ.get("FAKE_NEXTFLOW_SCENARIO") or (
-        "resume" if "-resume" in args else "fail" if "data_bad" in said else "ok")
+        "resume" if "-resume" in args else "fail" if "data_bad" in said else "ok"
+    )
     sample = nf_samples.FAIL if scenario == "fail" else nf_samples.OK
     name = _option(args, "-name") or (nf_samples.RESUMED if scenario == "resume" else sample)
     session = os.environ.get("NXF_UUID") or nf_samples.SESSIONS[sample]
@@ -107,7 +110,8 @@ def main(argv):
         if "trace {" in config or "-with-trace" in args:
             (root / trace_name).write_text((nf_samples.DATA / nf_samples.TRACE_FILES[sample][0]).read_text())
         (root / ".nextflow").mkdir(exist_ok=True)
-        line = rename(next(l for l in (nf_samples.DATA / "history").read_text().splitlines() if f"\t{sample}\t" in l))
+        lines = (nf_samples.DATA / "history").read_text().splitlines()
+        line = rename(next(entry for entry in lines if f"\t{sample}\t" in entry))
         cells = line.split("\t")
         launched = "\t".join([cells[0], "-", cells[2], "-", *cells[4:]])  # duration and status come at the end
         with open(root / ".nextflow" / "history", "a") as fh:

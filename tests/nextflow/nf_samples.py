@@ -13,8 +13,10 @@ DATA = Path(__file__).parent / "data"
 ROOT = "/home/alice/lineage-demo"
 OK, FAIL = "golden_lovelace", "fervent_darwin"
 SESSIONS = {OK: "b3c2a7e1-5d4f-4e8a-9c61-0f2d7a4e9b35", FAIL: "0c9d4f52-8e1b-47a3-b6d0-3a5e2f7c1d88"}
-TRACE_FILES = {OK: ("trace.txt", "trace-20260720-33240700.txt"),
-               FAIL: ("trace_failed.txt", "trace-20260720-36132700.txt")}
+TRACE_FILES = {
+    OK: ("trace.txt", "trace-20260720-33240700.txt"),
+    FAIL: ("trace_failed.txt", "trace-20260720-36132700.txt"),
+}
 WEBLOGS = {OK: "weblog.jsonl", FAIL: "weblog_failed.jsonl"}
 
 
@@ -78,7 +80,7 @@ def build_run(root, run_name: str, *, trace=True, history=True, log=True, result
         shutil.copyfile(DATA / sample, root / real_name)
     if history:
         (root / ".nextflow").mkdir(exist_ok=True)
-        line = next(l for l in (DATA / "history").read_text().splitlines() if f"\t{run_name}\t" in l)
+        line = next(entry for entry in (DATA / "history").read_text().splitlines() if f"\t{run_name}\t" in entry)
         with open(root / ".nextflow" / "history", "a") as fh:
             fh.write(line + "\n")
     if log:
@@ -133,16 +135,23 @@ def build_resumed(root, run_name: str = RESUMED, session: str = SESSIONS[OK]) ->
     (root / "trace-20260721-1000.txt").write_text(resume_trace_text())
     (root / ".nextflow").mkdir(exist_ok=True)
     with open(root / ".nextflow" / "history", "a") as fh:
-        fh.write(f"2026-07-21 00:00:01\t1.1s\t{run_name}\tOK\t6dff7986e1e2fc7cb7aadfa506603aad\t{session}\t"
-                 f"nextflow run main.nf -with-trace -resume\n")
+        fh.write(
+            f"2026-07-21 00:00:01\t1.1s\t{run_name}\tOK\t6dff7986e1e2fc7cb7aadfa506603aad\t{session}\t"
+            f"nextflow run main.nf -with-trace -resume\n"
+        )
     tasks = next(r for r in work_tree(root)["runs"] if r["runName"] == OK)["tasks"]
-    lines = ["Jul-21 00:00:00.300 [main] DEBUG nextflow.cli.Launcher - $> nextflow run main.nf -with-trace -resume",
-             "Jul-21 00:00:00.480 [main] INFO  nextflow.cli.CmdRun - N E X T F L O W  ~  version 26.04.6",
-             f"Jul-21 00:00:01.702 [main] DEBUG nextflow.Session - Session UUID: {session}",
-             f"Jul-21 00:00:01.702 [main] DEBUG nextflow.Session - Run name: {run_name}",
-             f"Jul-21 00:00:01.766 [main] DEBUG nextflow.Session - Work-dir: {root / 'work'} [ext2/ext3]"]
-    lines += [f"Jul-21 00:00:02.000 [Actor Thread 1] INFO  nextflow.processor.TaskProcessor - [{t['hashLog']}] "
-              f"Cached process > {t['name']}" for t in tasks]
+    lines = [
+        "Jul-21 00:00:00.300 [main] DEBUG nextflow.cli.Launcher - $> nextflow run main.nf -with-trace -resume",
+        "Jul-21 00:00:00.480 [main] INFO  nextflow.cli.CmdRun - N E X T F L O W  ~  version 26.04.6",
+        f"Jul-21 00:00:01.702 [main] DEBUG nextflow.Session - Session UUID: {session}",
+        f"Jul-21 00:00:01.702 [main] DEBUG nextflow.Session - Run name: {run_name}",
+        f"Jul-21 00:00:01.766 [main] DEBUG nextflow.Session - Work-dir: {root / 'work'} [ext2/ext3]",
+    ]
+    lines += [
+        f"Jul-21 00:00:02.000 [Actor Thread 1] INFO  nextflow.processor.TaskProcessor - [{t['hashLog']}] "
+        f"Cached process > {t['name']}"
+        for t in tasks
+    ]
     lines.append("Jul-21 00:00:03.000 [main] DEBUG nextflow.script.ScriptRunner - > Execution complete -- Goodbye")
     with open(root / ".nextflow.log", "a") as fh:
         fh.write("\n".join(lines) + "\n")

@@ -33,7 +33,8 @@ def test_import_successful_run(launch_dir):
     assert run.json["nextflow_version"] == "26.04.6" and run.json["script_id"].startswith("6dff7986")
     tasks = Run.filter(initiated_by_run=run).all()
     assert sorted(t.transform.name for t in tasks) == sorted(
-        ["lineage-demo:TRIM"] * 3 + ["lineage-demo:COUNT"] * 3 + ["lineage-demo:MERGE"])
+        ["lineage-demo:TRIM"] * 3 + ["lineage-demo:COUNT"] * 3 + ["lineage-demo:MERGE"]
+    )
     assert {t.transform.type for t in tasks} == {"process"} and {t.status for t in tasks} == {"completed"}
     merge = next(t for t in tasks if t.reference == "41/1d96d1")
     assert merge.json["workdir"].endswith("work/41/1d96d1b882b0df2e24a8bbd819b84b") and merge.exit_code == 0
@@ -45,8 +46,7 @@ def test_import_successful_run(launch_dir):
     published = Artifact.filter(path=str(launch_dir / "results" / "summary.tsv")).one()
     assert published.run == merge
     graph = flowledger.lineage.ancestors(published)
-    assert sorted(r.reference for r in graph.runs.values()) == sorted(
-        t.reference for t in tasks)
+    assert sorted(r.reference for r in graph.runs.values()) == sorted(t.reference for t in tasks)
     raw = sorted(a.path for a in graph.artifacts.values() if a.run is None)
     assert raw == [str(launch_dir / "data" / f"s{i}.fastq") for i in (1, 2, 3)]
 
@@ -63,7 +63,8 @@ def test_import_failed_run(launch_dir):
     failed = tasks["COUNT (s3)"]
     assert failed.status == "errored" and failed.exit_code == 1 and "ERROR: empty input" in failed.error
     assert failed.outputs.all() == [] and [a.path for a in failed.inputs.all()] == [
-        str(launch_dir / "work" / "a8" / "8c43940ab492725b8969329d625946" / "s3.trimmed.fastq")]
+        str(launch_dir / "work" / "a8" / "8c43940ab492725b8969329d625946" / "s3.trimmed.fastq")
+    ]
     assert not Run.filter(transform__name="lineage-demo:MERGE").all()  # never ran
 
 
@@ -74,8 +75,10 @@ def test_import_retry_is_a_separate_task_run(launch_dir):
     shutil.copytree(old, new, symlinks=True)
     (new / "s3.count.txt").write_text("0\n")
     with open(launch_dir / "trace-20260720-36132700.txt", "a") as fh:
-        fh.write("7\tee/012345\t51200\tCOUNT (s3)\tCOMPLETED\t0\t2026-07-20 10:02:16.000\t600ms\t9ms\t90.0%\t"
-                 "3.4 MB\t7.5 MB\t56.8 KB\t2 B\n")
+        fh.write(
+            "7\tee/012345\t51200\tCOUNT (s3)\tCOMPLETED\t0\t2026-07-20 10:02:16.000\t600ms\t9ms\t90.0%\t"
+            "3.4 MB\t7.5 MB\t56.8 KB\t2 B\n"
+        )
     _import(launch_dir, nf_samples.FAIL)
     attempts = {r.reference: r for r in Run.filter(transform__name="lineage-demo:COUNT").all()}
     assert (attempts["8c/a25c6b"].status, attempts["8c/a25c6b"].exit_code) == ("errored", 1)
@@ -106,7 +109,8 @@ def test_import_resumed_run_records_cached_tasks(launch_dir):
     # the cached task points at the original outputs (and at the published copy)
     assert merge.outputs.all() == []
     assert sorted(a.path for a in merge.replicated_output_artifacts.all()) == sorted(
-        a.path for a in original.outputs.all())
+        a.path for a in original.outputs.all()
+    )
     assert Artifact.filter(path=str(launch_dir / "results" / "summary.tsv")).one().run == original
 
 
@@ -120,7 +124,8 @@ def test_cli_lineage_of_a_published_file_leads_to_the_raw_inputs(launch_dir, mon
     assert result.exit_code == 0, result.output
     graph = json.loads(result.output)
     assert sorted(r["transform"] for r in graph["runs"]) == sorted(
-        ["lineage-demo:TRIM"] * 3 + ["lineage-demo:COUNT"] * 3 + ["lineage-demo:MERGE"])
+        ["lineage-demo:TRIM"] * 3 + ["lineage-demo:COUNT"] * 3 + ["lineage-demo:MERGE"]
+    )
     assert {r["reference"] for r in graph["runs"]} >= {"41/1d96d1", "8e/2efcec"}
     raw = sorted(a["path"] for a in graph["artifacts"] if a["run"] is None)
     assert raw == [str(launch_dir / "data" / f"s{i}.fastq") for i in (1, 2, 3)]
@@ -144,13 +149,21 @@ def test_missing_work_dir_is_recorded_and_reported(launch_dir):
     assert len(warnings) == 1 and "41/1d96d1" in warnings[0]
 
 
-@pytest.mark.parametrize("break_it, message", [
-    (lambda d: (d / ".nextflow" / "history").unlink(), "has no .nextflow/history"),
-    (lambda d: (d / ".nextflow" / "history").write_text("garbage\n"), "history, line 1"),
-    (lambda d: shutil.rmtree(d), "does not exist"),
-    (lambda d: [p.unlink() for p in (*d.glob("trace-*.txt"), d / ".nextflow.log")]
-     and (d / "trace-broken.txt").write_text("task_id\thash\n1\n"), r"trace-broken.txt, line 2: 1 columns"),
-])
+@pytest.mark.parametrize(
+    "break_it, message",
+    [
+        (lambda d: (d / ".nextflow" / "history").unlink(), "has no .nextflow/history"),
+        (lambda d: (d / ".nextflow" / "history").write_text("garbage\n"), "history, line 1"),
+        (lambda d: shutil.rmtree(d), "does not exist"),
+        (
+            lambda d: (
+                [p.unlink() for p in (*d.glob("trace-*.txt"), d / ".nextflow.log")]
+                and (d / "trace-broken.txt").write_text("task_id\thash\n1\n")
+            ),
+            r"trace-broken.txt, line 2: 1 columns",
+        ),
+    ],
+)
 def test_bad_launch_dir_gives_a_clear_error(launch_dir, break_it, message):
     break_it(launch_dir)
     with pytest.raises(NextflowError, match=message):
@@ -175,8 +188,7 @@ def test_cli_import(launch_dir):
 def test_cli_import_from_hook_never_fails(tmp_path):
     from flowledger.cli import cli
 
-    result = CliRunner().invoke(cli, ["nextflow", "import", str(tmp_path), "--run=x", "--from-hook",
-                                      "--success=true"])
+    result = CliRunner().invoke(cli, ["nextflow", "import", str(tmp_path), "--run=x", "--from-hook", "--success=true"])
     assert result.exit_code == 0
     assert result.output.count("WARNING") == 1 and "Traceback" not in result.output
 
@@ -194,14 +206,14 @@ def test_resumed_and_original_trace_files_are_told_apart(launch_dir):
 
 def test_tasks_recorded_meanwhile_are_neither_lost_nor_duplicated(launch_dir, monkeypatch):
     """A race with a live receiver: the batch fails on tasks recorded meanwhile, the rest still go in."""
-    from flowledger_nextflow import importer
+    from flowledger_nextflow import tracker
 
     full = launch_dir / "trace-20260720-33240700.txt"
     partial = launch_dir / "partial.tsv"
     partial.write_text("".join(full.read_text().splitlines(keepends=True)[:4]))  # header + TRIM x3
     _import(launch_dir, nf_samples.OK, trace_file=partial)
     assert Run.filter(reference_type="nextflow_task_hash").count() == 3
-    real = importer.existing_runs
+    real = tracker.recorded_runs
     calls = []
 
     def stale_first(recorder, wf_uid):  # the first look misses the three tasks
@@ -209,9 +221,9 @@ def test_tasks_recorded_meanwhile_are_neither_lost_nor_duplicated(launch_dir, mo
         calls.append(1)
         return found if len(calls) > 1 else {wf_uid: found[wf_uid]}
 
-    monkeypatch.setattr(importer, "existing_runs", stale_first)
+    monkeypatch.setattr(tracker, "recorded_runs", stale_first)
     [result] = _import(launch_dir, nf_samples.OK, trace_file=full)
     assert (result.recorded, result.existing) == (4, 3)
-    monkeypatch.setattr(importer, "existing_runs", real)
+    monkeypatch.setattr(tracker, "recorded_runs", real)
     tasks = Run.filter(reference_type="nextflow_task_hash").all()
     assert len(tasks) == 7 and all(t.inputs.count() and t.outputs.count() for t in tasks)

@@ -163,14 +163,27 @@ def test_retry_is_a_separate_task_run(launch_dir, receiver):
     shutil.copytree(old, new, symlinks=True)
     (launch_dir / "work" / "ee" / "0123456789abcdef0123456789ab" / "s3.count.txt").write_text("0\n")
     retry = []
-    for kind, status in (("process_submitted", "SUBMITTED"), ("process_started", "RUNNING"),
-                         ("process_completed", "COMPLETED")):
-        trace = dict(bodies[failed_at]["trace"], task_id=7, attempt=2, hash="ee/012345", workdir=new,
-                     status=status, exit=0 if status == "COMPLETED" else 2147483647, error_action=None)
+    for kind, status in (
+        ("process_submitted", "SUBMITTED"),
+        ("process_started", "RUNNING"),
+        ("process_completed", "COMPLETED"),
+    ):
+        trace = dict(
+            bodies[failed_at]["trace"],
+            task_id=7,
+            attempt=2,
+            hash="ee/012345",
+            workdir=new,
+            status=status,
+            exit=0 if status == "COMPLETED" else 2147483647,
+            error_action=None,
+        )
         retry.append(dict(bodies[failed_at], trace=trace, event=kind))
-    bodies = bodies[:failed_at + 1] + retry + bodies[failed_at + 1:]
+    bodies = bodies[: failed_at + 1] + retry + bodies[failed_at + 1 :]
     _stream(receiver, [json.dumps(b) for b in bodies])
     attempts = Run.filter(transform__name="lineage-demo:COUNT", reference__in=["8c/a25c6b", "ee/012345"]).all()
-    assert sorted((r.json["attempt"], r.status, r.exit_code) for r in attempts) == [(1, "errored", 1),
-                                                                                    (2, "completed", 0)]
+    assert sorted((r.json["attempt"], r.status, r.exit_code) for r in attempts) == [
+        (1, "errored", 1),
+        (2, "completed", 0),
+    ]
     assert [a.path for a in attempts[1].outputs.all()] == [f"{new}/s3.count.txt"]

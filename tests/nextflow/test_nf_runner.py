@@ -34,7 +34,9 @@ def test_runner_records_a_successful_run(tmp_path, fake_nextflow):
         def flush(self):
             pass
 
-    run = flowledger_nextflow.run("main.nf", params={"outdir": "results"}, launch_dir=launch, stream=Stream())
+    info = flowledger_nextflow.run("main.nf", params={"outdir": "results"}, launch_dir=launch, stream=Stream())
+    run = Run.get(info.uid)  # the runner returns the recorded run's RunInfo; the model has the rest
+    assert (info.status, info.reference, info.reference_type) == (run.status, run.reference, run.reference_type)
     assert run.status == "completed" and run.reference.startswith("fl_") and run.reference_type == "nextflow_id"
     assert any("Submitted process > MERGE" in line for line in lines)
     assert run.json["nextflow_version"] == "26.04.6"
@@ -52,15 +54,17 @@ def test_runner_records_a_successful_run(tmp_path, fake_nextflow):
 @pytest.mark.slow
 def test_runner_records_a_failed_run_and_a_resume(tmp_path, fake_nextflow):
     launch = nf_samples.build_pipeline(tmp_path / "demo")
-    failed = flowledger_nextflow.run("main.nf", params={"reads": "data_bad/*.fastq"}, launch_dir=launch,
-                                     stream=False)
+    failed = Run.get(
+        flowledger_nextflow.run("main.nf", params={"reads": "data_bad/*.fastq"}, launch_dir=launch, stream=False).uid
+    )
     assert failed.status == "errored" and failed.exit_code == 1
     assert {t.status for t in Run.filter(initiated_by_run=failed)} == {"completed", "errored"}
     with pytest.raises(NextflowError, match="failed with exit status 1"):
-        flowledger_nextflow.run("main.nf", params={"reads": "data_bad/*.fastq"}, launch_dir=launch,
-                                stream=False, check=True)
-    ok = flowledger_nextflow.run("main.nf", launch_dir=launch, stream=False)
-    resumed = flowledger_nextflow.run("main.nf", launch_dir=launch, resume=True, stream=False)
+        flowledger_nextflow.run(
+            "main.nf", params={"reads": "data_bad/*.fastq"}, launch_dir=launch, stream=False, check=True
+        )
+    ok = Run.get(flowledger_nextflow.run("main.nf", launch_dir=launch, stream=False).uid)
+    resumed = Run.get(flowledger_nextflow.run("main.nf", launch_dir=launch, resume=True, stream=False).uid)
     assert resumed.json["session_id"] == ok.json["session_id"] and resumed.status == "completed"
     cached = Run.filter(initiated_by_run=resumed).all()
     assert len(cached) == 7 and {c.status for c in cached} == {"cached"}
@@ -72,15 +76,22 @@ def test_runner_db_argument_leaves_the_environment_alone(tmp_path, fake_nextflow
 
     launch = nf_samples.build_pipeline(tmp_path / "demo")
     other = tmp_path / "other.db"
-    run = flowledger_nextflow.run("main.nf", launch_dir=launch, stream=False, db=other)
+    info = flowledger_nextflow.run("main.nf", launch_dir=launch, stream=False, db=other)
     assert os.environ["FLOWLEDGER_DB"] == str(ledger_path) and not Run.filter().all()
+    run = Run.using(get_ledger(other)).filter(uid=info.uid).one()
     assert run.status == "completed" and Run.using(get_ledger(other)).filter(initiated_by_run=run).count() == 7
 
 
 def _flowledger(*args, cwd=None, env=None):
     """The installed `flowledger` command, next to this Python."""
-    return subprocess.run([os.path.join(os.path.dirname(sys.executable), "flowledger"), *args],
-                          cwd=cwd, env=env or os.environ.copy(), capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "flowledger"), *args],
+        cwd=cwd,
+        env=env or os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.slow
@@ -113,8 +124,9 @@ def test_hook_warns_once_when_recording_fails(tmp_path, fake_nextflow):
     (tmp_path / "not-a-dir.txt").write_text("a file where the ledger folder should be")
     path = _flowledger("nextflow", "config", cwd=launch, env=env).stdout.strip()
     assert path.startswith(str(tmp_path / "cache")), path
-    done = subprocess.run(["nextflow", "run", "main.nf", "-c", path], cwd=launch, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["nextflow", "run", "main.nf", "-c", path], cwd=launch, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0
     assert done.stderr.count("WARNING") == 1 and "Traceback" not in done.stderr, done.stderr
 
@@ -130,8 +142,19 @@ def test_serve_and_hook_together_agree_with_import(tmp_path, fake_nextflow, monk
     """`flowledger nextflow serve` as a process, Nextflow with weblog + hook: one consistent record."""
     launch = nf_samples.build_pipeline(tmp_path / "demo")
     port = _free_port()
-    server = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "flowledger"), "nextflow", "serve",
-                               "--port", str(port), "--token", "u:p"], stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [
+            os.path.join(os.path.dirname(sys.executable), "flowledger"),
+            "nextflow",
+            "serve",
+            "--port",
+            str(port),
+            "--token",
+            "u:p",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}/nextflow"
         for _ in range(100):
@@ -149,8 +172,10 @@ def test_serve_and_hook_together_agree_with_import(tmp_path, fake_nextflow, monk
     assert "44 events recorded, 0 rejected, 0 failed" in err, err
     assert f"receiving Nextflow weblog events at {url}" in err  # bound to loopback without --host
     recorded = snapshot(launch)
-    assert Run.filter(reference=nf_samples.OK).one().json["params"] == {"reads": f"{launch}/data/*.fastq",
-                                                                         "outdir": "results"}
+    assert Run.filter(reference=nf_samples.OK).one().json["params"] == {
+        "reads": f"{launch}/data/*.fastq",
+        "outdir": "results",
+    }
     from flowledger.store import forget_ledgers
 
     monkeypatch.setenv("FLOWLEDGER_DB", str(tmp_path / "import-only.db"))

@@ -13,11 +13,11 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from .calls import Call, CallRecorder
-from .contract import PathLike, RunInfo
+from .calls import CallRecorder
+from .contract import Call, PathLike, RunInfo
 from .recorder import Recorder
 from .warn import WarnOnce
 
@@ -71,6 +71,11 @@ class BackgroundRecorder(CallRecorder):
             return
         self._start()
         self._queue.put(call)
+
+    def submit_all(self, calls: Sequence[Call], on_error: Callable[[Call, Exception], None]) -> None:
+        """Queued like any call (the worker batches them); failures reach the one warning, not `on_error`."""
+        for call in calls:
+            self.submit(call)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[object]:

@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 from . import environment, notebook
-from .calls import StartRun
+from .contract import StartRun
 from .contract import TransformSpec, source_hash
 from .errors import FlowledgerError
 from .ids import new_uid

@@ -1,5 +1,6 @@
 """The recording contract as types: what plugins hand the recorder, and what every recorder offers.
 
+The calls (`StartRun`, `RecordJob`, `FinishRun`, `AddFiles`) are the recording methods as data.
 `RecorderAPI` is the one shape of a recorder. `Recorder` (synchronous), `BackgroundRecorder` (returns at
 once, never raises) and any fake a test uses all implement it; `tests/core/test_contract.py` checks their
 signatures against it, so they cannot drift apart.
@@ -10,11 +11,11 @@ from __future__ import annotations
 import enum
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 Timestamp = datetime | float | int | str
 """A time: a datetime (naive = local time), epoch seconds, or an ISO 8601 string."""
@@ -93,6 +94,75 @@ class RunInfo:
     initiated_by: str | None
     started_at: str | None
     finished_at: str | None
+
+
+# ---- the calls: each recording method of RecorderAPI as data -----------------------------------
+
+
+@dataclass(frozen=True)
+class StartRun:
+    """`RecorderAPI.start_run` as data."""
+
+    transform: TransformSpec | int  # an int: the id of a Transform saved through the Python API
+    uid: str
+    reference: str | None = None
+    reference_type: str | None = None
+    initiated_by: str | None = None
+    started_at: Timestamp | None = None
+    json: JSON | None = None
+    created_by: str | None = None
+    environment: PathLike | None = None
+    environment_reference: str | None = None
+    status: RunStatus | str = RunStatus.STARTED
+
+
+@dataclass(frozen=True)
+class RecordJob:
+    """`RecorderAPI.record_job` as data (paths taken as a tuple when the call is made)."""
+
+    transform: TransformSpec
+    uid: str
+    inputs: tuple[PathLike, ...] = ()
+    outputs: tuple[PathLike, ...] = ()
+    logs: tuple[PathLike, ...] = ()
+    initiated_by: str | None = None
+    reference: str | None = None
+    reference_type: str | None = None
+    status: RunStatus | str = RunStatus.COMPLETED
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
+    json: JSON | None = None
+    exit_code: int | None = None
+    error: str | None = None
+    environment: PathLike | None = None
+    environment_reference: str | None = None
+    created_by: str | None = None
+
+
+@dataclass(frozen=True)
+class FinishRun:
+    """`RecorderAPI.finish_run` as data."""
+
+    uid: str
+    status: RunStatus | str = RunStatus.COMPLETED
+    finished_at: Timestamp | None = None
+    exit_code: int | None = None
+    error: str | None = None
+    json: JSON | None = None
+    report: PathLike | None = None
+
+
+@dataclass(frozen=True)
+class AddFiles:
+    """`RecorderAPI.add_inputs` / `add_outputs` as data."""
+
+    uid: str
+    role: Literal["input", "output"]
+    paths: tuple[PathLike, ...] = ()
+
+
+Call = StartRun | RecordJob | FinishRun | AddFiles
+"""One recorder call as a small typed object: what a queue holds, and what a test fake keeps."""
 
 
 @runtime_checkable
@@ -178,6 +248,14 @@ class RecorderAPI(Protocol):
 
     def runs_under(self, uid: str) -> list[RunInfo]:
         """The runs that run `uid` initiated (a workflow run's jobs), oldest first."""
+        ...
+
+    def submit(self, call: Call) -> None:
+        """Record one call given as data (what the methods above build)."""
+        ...
+
+    def submit_all(self, calls: Sequence[Call], on_error: Callable[[Call, Exception], None]) -> None:
+        """Record calls together where the recorder can (one transaction); `on_error` gets each that failed."""
         ...
 
     def batch(self) -> AbstractContextManager[object]:

@@ -22,22 +22,27 @@ from collections.abc import Callable
 from typing import Any
 
 from .background import BackgroundRecorder
-from .calls import AddFiles, Call, CallRecorder, FinishRun, RecordJob, StartRun
+from .calls import CallRecorder
 from .contract import (
     FINAL_STATUSES,
     JSON,
+    AddFiles,
+    Call,
+    FinishRun,
     PathLike,
     Paths,
     RecorderAPI,
+    RecordJob,
     RunInfo,
     RunStatus,
+    StartRun,
     Timestamp,
     TransformSpec,
     run_status,
 )
 from .errors import FlowledgerError, InputError, LedgerError
 from .hookspecs import hookimpl
-from .ids import new_uid
+from .ids import new_uid, stable_uid
 from .location import ENV_VAR as LEDGER_ENV_VAR
 from .location import resolve_ledger_path
 from .recorder import Recorder
@@ -94,5 +99,6 @@ __all__ = [
     "recording_failed",
     "resolve_ledger_path",
     "run_status",
+    "stable_uid",
     "to_iso",
 ]

@@ -12,13 +12,13 @@ import hashlib
 from collections.abc import Callable, Iterator, Sequence
 
 from .announce import announce
-from .calls import Call, CallRecorder
-from .contract import PathLike, RunInfo, RunStatus, TransformSpec
+from .calls import CallRecorder
+from .contract import AddFiles, Call, FinishRun, PathLike, RecordJob, RunInfo, RunStatus, StartRun, TransformSpec
 from .errors import InputError
-from .hashing import Hasher
+from .hashing import Hasher, Prepared
 from .location import resolve_ledger_path
 from .store import Ledger
-from .writer import Writer, Written
+from .writer import Transaction, Writer, Written
 
 RUN_INFO_SQL = (
     "SELECT r.uid, r.status, t.name AS transform, r.reference, r.reference_type, "
@@ -39,17 +39,17 @@ class Recorder(CallRecorder):
 
     # ---- recording (the methods of RecorderAPI come from CallRecorder) --------------------------
     def submit(self, call: Call) -> None:
-        prepared = call.prepare(self.hasher)
+        prepared = prepare(call, self.hasher)
         with self.batch() as conn:
-            self._wrote(call.write(self.writer, conn, prepared))
+            self._wrote(write(call, self.writer, conn, prepared))
 
     def submit_all(self, calls: Sequence[Call], on_error: Callable[[Call, Exception], None]) -> None:
         """All calls in one transaction; if that fails, one by one, so a bad call loses only itself."""
         try:
-            prepared = [call.prepare(self.hasher) for call in calls]
+            prepared = [prepare(call, self.hasher) for call in calls]
             with self.batch() as conn:
                 for call, ready in zip(calls, prepared):
-                    self._wrote(call.write(self.writer, conn, ready))
+                    self._wrote(write(call, self.writer, conn, ready))
         except Exception as error:
             if len(calls) == 1:
                 on_error(calls[0], error)
@@ -146,6 +146,61 @@ class Recorder(CallRecorder):
     def close(self, timeout: float | None = None) -> bool:
         self.ledger.close()
         return True
+
+
+def prepare(call: Call, hasher: Hasher) -> Prepared:
+    """Hash the files of a call, before its transaction (so a large file never holds the write lock)."""
+    match call:
+        case StartRun():
+            return hasher.prepare(environment=call.environment)
+        case RecordJob():
+            return hasher.prepare(
+                inputs=call.inputs, outputs=call.outputs, logs=call.logs, environment=call.environment
+            )
+        case FinishRun():
+            return hasher.prepare(report=call.report)
+        case AddFiles():
+            return hasher.prepare(**{f"{call.role}s": call.paths})
+    raise TypeError(f"not a recorder call: {call!r}")
+
+
+def write(call: Call, writer: Writer, conn: Transaction, prepared: Prepared) -> Written:
+    """Write a call through the one writer, inside the transaction the caller holds."""
+    match call:
+        case StartRun() | RecordJob():
+            finished = call.finished_at if isinstance(call, RecordJob) else None
+            exit_code, error = (call.exit_code, call.error) if isinstance(call, RecordJob) else (None, None)
+            return writer.insert_run(
+                conn,
+                call.transform,
+                prepared,
+                reference=call.reference,
+                reference_type=call.reference_type,
+                initiated_by=call.initiated_by,
+                started_at=call.started_at,
+                finished_at=finished,
+                json=call.json,
+                created_by=call.created_by,
+                environment_reference=call.environment_reference,
+                status=call.status,
+                uid=call.uid,
+                exit_code=exit_code,
+                error=error,
+            )
+        case FinishRun():
+            return writer.finish_run(
+                conn,
+                call.uid,
+                prepared,
+                status=call.status,
+                finished_at=call.finished_at,
+                exit_code=call.exit_code,
+                error=call.error,
+                json=call.json,
+            )
+        case AddFiles():
+            return writer.add_files(conn, call.uid, prepared)
+    raise TypeError(f"not a recorder call: {call!r}")
 
 
 def _run_info(row: dict) -> RunInfo:

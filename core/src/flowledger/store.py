@@ -64,7 +64,11 @@ class Ledger:
         try:
             if self._size() > 0:
                 self.conn = self._connect()
-                self._check_is_ledger()
+                if self._tables() - {"_sqlite_migrations"}:
+                    self._check_is_ledger()
+                else:
+                    with self._file_lock():  # another process may be making it: a ledger once migrated
+                        self._check_is_ledger()
                 self._configure(self.conn)
                 self.migrate()
                 return
@@ -90,9 +94,12 @@ class Ledger:
         except OSError as error:
             raise LedgerError(f"ledger {self.path} cannot be read: {error.strerror}") from None
 
+    def _tables(self) -> set[str]:
+        return {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
     def _check_is_ledger(self) -> None:
         """Refuse a database that is not ours, before anything (even WAL mode) is written to it."""
-        tables = {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = self._tables()
         if "runs" in tables and "flowledger" in applied(self.conn):
             return
         self.conn.close()

@@ -2,8 +2,7 @@
 
 import os
 
-from ..calls import StartRun
-from ..contract import FINAL_STATUSES
+from ..contract import FINAL_STATUSES, StartRun
 from ..errors import FlowledgerError
 from ..identity import process_gone
 from ..ids import new_uid

@@ -5,11 +5,14 @@ Envelope: `{"trace"|"metadata", "runId", "event", "runName", "utcTime"}`; `runId
 bean dumps. The `error` event has neither trace nor metadata.
 """
 
+from __future__ import annotations
+
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from . import values
+from . import formats
 from .errors import NextflowError
 from .task import Task, from_fields
 
@@ -23,12 +26,12 @@ class Workflow:
 
     run_name: str
     session_id: str | None = None
-    params: dict = field(default_factory=dict)
-    raw: dict = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
     start: datetime | None = None
     complete: datetime | None = None
 
-    def get(self, key, default=None):
+    def get(self, key: str, default: Any = None) -> Any:
         value = self.raw.get(key, default)
         return default if value is None else value
 
@@ -43,7 +46,7 @@ class Event:
     workflow: Workflow | None = None
 
 
-def parse_event(body) -> Event:
+def parse_event(body: bytes | bytearray | str | dict[str, Any]) -> Event:
     """bytes | str | dict -> Event; raises NextflowError naming the fault."""
     if isinstance(body, (bytes, bytearray)):
         try:
@@ -65,7 +68,7 @@ def parse_event(body) -> Event:
     run_id, run_name = body.get("runId"), body.get("runName")
     if not isinstance(run_id, str) or not run_id or not isinstance(run_name, str) or not run_name:
         raise NextflowError(f"weblog event {kind!r} lacks 'runId' or 'runName'")
-    event = Event(kind=kind, run_id=run_id, run_name=run_name, utc_time=values.text(body.get("utcTime")))
+    event = Event(kind=kind, run_id=run_id, run_name=run_name, utc_time=formats.text(body.get("utcTime")))
     if kind in TASK_EVENTS:
         trace = body.get("trace")
         if not isinstance(trace, dict):
@@ -81,7 +84,7 @@ def parse_event(body) -> Event:
     return event
 
 
-def workflow_from_metadata(metadata: dict, run_name: str, run_id: str | None = None) -> Workflow:
+def workflow_from_metadata(metadata: dict[str, Any], run_name: str, run_id: str | None = None) -> Workflow:
     wf = metadata.get("workflow") or {}
     params = metadata.get("parameters")
     return Workflow(
@@ -89,6 +92,6 @@ def workflow_from_metadata(metadata: dict, run_name: str, run_id: str | None = N
         session_id=wf.get("sessionId") or run_id,
         params=params if isinstance(params, dict) else {},
         raw=wf,
-        start=values.offset_datetime(wf.get("start")),
-        complete=values.offset_datetime(wf.get("complete")),
+        start=formats.offset_datetime(wf.get("start")),
+        complete=formats.offset_datetime(wf.get("complete")),
     )

@@ -1,11 +1,14 @@
 """Read `.nextflow/history`: one TAB line per run (timestamp, duration, run name, status, revision,
 session id, command), the index `nextflow log` itself uses."""
 
+from __future__ import annotations
+
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from . import values
+from . import formats
 from .errors import NextflowError
 
 
@@ -24,7 +27,7 @@ class HistoryEntry:
         return {"OK": True, "ERR": False}.get(self.status or "")
 
 
-def read_history(path) -> list[HistoryEntry]:
+def read_history(path: str | os.PathLike[str]) -> list[HistoryEntry]:
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -38,16 +41,18 @@ def read_history(path) -> list[HistoryEntry]:
         if len(cells) < 6:
             raise NextflowError(f"{path}, line {number}: {len(cells)} TAB-separated fields, expected 7")
         cells += [""] * (7 - len(cells))
-        timestamp = values.local_datetime(cells[0])
-        entries.append(HistoryEntry(
-            timestamp=timestamp,
-            duration_ms=values.duration_ms(cells[1]),
-            run_name=cells[2].strip(),
-            status=values.text(cells[3].strip()),
-            revision=values.text(cells[4].strip()),
-            session_id=values.text(cells[5].strip()),
-            command="\t".join(cells[6:]).strip() or None,
-        ))
+        timestamp = formats.local_datetime(cells[0])
+        entries.append(
+            HistoryEntry(
+                timestamp=timestamp,
+                duration_ms=formats.duration_ms(cells[1]),
+                run_name=cells[2].strip(),
+                status=formats.text(cells[3].strip()),
+                revision=formats.text(cells[4].strip()),
+                session_id=formats.text(cells[5].strip()),
+                command="\t".join(cells[6:]).strip() or None,
+            )
+        )
     return entries
 
 

@@ -4,6 +4,9 @@ The log has no year and is rotated after 9 runs, so it is a fallback: the versio
 task hashes submitted or cached in a run, and the error report of a failed one.
 """
 
+from __future__ import annotations
+
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,18 +23,19 @@ class LogRun:
     version: str | None = None
     command: str | None = None
     work_dir: str | None = None
-    submitted: dict = field(default_factory=dict)  # short hash -> task name
-    cached: dict = field(default_factory=dict)
-    completed: list = field(default_factory=list)  # dicts of the `TaskHandler[id: ..; name: ..; ...]` fields
+    submitted: dict[str, str] = field(default_factory=dict)  # short hash -> task name
+    cached: dict[str, str] = field(default_factory=dict)
+    completed: list[dict[str, str]] = field(
+        default_factory=list
+    )  # dicts of the `TaskHandler[id: ..; name: ..; ...]` fields
     error_report: str | None = None
     finished: bool = False
 
 
-def read_log_runs(launch_dir) -> list[LogRun]:
+def read_log_runs(launch_dir: str | os.PathLike[str]) -> list[LogRun]:
     """Every run found in `.nextflow.log*` of `launch_dir`, oldest first; unreadable files are skipped."""
     launch_dir = Path(launch_dir)
-    files = sorted(launch_dir.glob(".nextflow.log*"),
-                   key=lambda p: -int(p.suffix[1:]) if p.suffix[1:].isdigit() else 0)
+    files = sorted(launch_dir.glob(".nextflow.log*"), key=lambda p: -int(p.suffix[1:]) if p.suffix[1:].isdigit() else 0)
     runs: list[LogRun] = []
     for path in files:
         try:
@@ -55,7 +59,7 @@ def parse_log(text: str) -> list[LogRun]:
         if in_error is not None and current is not None:
             current.error_report = "\n".join(in_error).strip()
             in_error = None
-        _, thread, level, logger, msg = m.groups()
+        _, _thread, _level, logger, msg = m.groups()
         if logger.endswith("Launcher") and msg.startswith("$> "):
             current = LogRun(command=msg[3:])
             runs.append(current)
@@ -75,7 +79,7 @@ def parse_log(text: str) -> list[LogRun]:
             in_error = [msg]
         elif "Execution complete -- Goodbye" in msg:
             current.finished = True
-        elif (c := _COMPLETED.search(msg)):
+        elif c := _COMPLETED.search(msg):
             current.completed.append(_handler_fields(c.group(1)))
         else:
             s = _SUBMITTED.match(msg)
@@ -93,7 +97,7 @@ def find_log_run(runs: list[LogRun], run_name: str) -> LogRun | None:
     return None
 
 
-def _handler_fields(text: str) -> dict:
+def _handler_fields(text: str) -> dict[str, str]:
     """`id: 1; name: TRIM (s1); status: COMPLETED; exit: 0; error: -; workDir: /...` as a dict."""
     out = {}
     for part in text.split("; "):

@@ -2,9 +2,12 @@
 folders to the task outputs of this run (a symlink into a task's work dir says it directly; a copy or
 hard link is matched by size, then by sha256 of the content, preferring the same file name)."""
 
+from __future__ import annotations
+
 import hashlib
 import os
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 
 
 def _sha256(path: str) -> str | None:
@@ -18,7 +21,7 @@ def _sha256(path: str) -> str | None:
     return digest.hexdigest()
 
 
-def _files(root: str):
+def _files(root: str) -> Iterator[str]:
     for folder, dirs, names in os.walk(root, followlinks=False):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in names:
@@ -29,7 +32,7 @@ def _files(root: str):
                 yield full
 
 
-def find_published(output_dirs, task_outputs: dict[str, str]) -> list[tuple[str, str]]:
+def find_published(output_dirs: Iterable[str], task_outputs: dict[str, str]) -> list[tuple[str, str]]:
     """[(published path, producing task uid)] for files under `output_dirs` that are task outputs.
 
     `task_outputs` maps each output path in a work dir to the uid of the task run that made it.

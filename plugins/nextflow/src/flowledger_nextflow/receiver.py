@@ -6,16 +6,21 @@ sent them; a worker thread records them. Loopback by default; with a token, requ
 gets a 4xx with a one-line reason and the server keeps going.
 """
 
+from __future__ import annotations
+
 import base64
 import hmac
 import json
 import queue
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-from .errors import NextflowError, print_warning
-from .events import parse_event
-from .live import LiveRecorder
+from flowledger.plugin_api import RecorderAPI, print_warning
+
+from .errors import NextflowError
+from .events import Event, parse_event
+from .stream import EventStream
 
 MAX_BODY = 8 * 1024 * 1024  # a `started` event with big params is tens of KB
 DRAIN_LIMIT = 64 * 1024 * 1024
@@ -26,7 +31,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "flowledger-nextflow"
     timeout = 10
 
-    def log_message(self, format, *args):  # quiet: one line per problem instead, from the receiver
+    def log_message(self, format: str, *args: object) -> None:  # quiet: the receiver warns per problem
         pass
 
     def _answer(self, code: int, message: str) -> None:
@@ -39,14 +44,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         if self.path.rstrip("/") in ("", "/health"):
             self._answer(200, "flowledger nextflow receiver: POST weblog events here")
         else:
             self._answer(404, f"no such resource {self.path!r}")
 
-    def do_POST(self):
-        receiver: "Receiver" = self.server.receiver
+    def do_POST(self) -> None:
+        receiver: Receiver = self.server.receiver  # type: ignore[attr-defined]
         if not receiver.authorized(self.headers.get("Authorization")):
             receiver.rejected += 1
             return self._answer(401, "missing or wrong token")
@@ -68,7 +73,7 @@ class _Handler(BaseHTTPRequestHandler):
             event = parse_event(body)
         except NextflowError as exc:
             receiver.rejected += 1
-            receiver.warn(f"rejected a weblog request: {exc}")
+            receiver.warn(f"flowledger nextflow serve rejected a weblog request: {exc}")
             return self._answer(400, str(exc))
         receiver.queue.put(event)
         receiver.accepted += 1
@@ -86,7 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def _not_allowed(self):
+    def _not_allowed(self) -> None:
         self._answer(405, f"method {self.command} not allowed: POST weblog events")
 
     do_PUT = do_DELETE = do_PATCH = _not_allowed
@@ -95,24 +100,32 @@ class _Handler(BaseHTTPRequestHandler):
 class Receiver:
     """A weblog receiver; `start()` serves in a thread, `serve_forever()` in this one; `stop()` drains."""
 
-    def __init__(self, recorder_factory, host: str = "127.0.0.1", port: int = 0, token: str | None = None,
-                 max_body: int = MAX_BODY, warn=None):
+    def __init__(
+        self,
+        recorder_factory: Callable[[], RecorderAPI],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+        max_body: int = MAX_BODY,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
         self.token = token
         self.max_body = max_body
         self.warn = warn or print_warning
-        self.queue: queue.Queue = queue.Queue()
+        self.queue: queue.Queue[Event | object] = queue.Queue()
         self.accepted = self.rejected = self.failed = 0
         self._recorder_factory = recorder_factory
         self.server = HTTPServer((host, port), _Handler)
-        self.server.receiver = self
+        self.server.receiver = self  # type: ignore[attr-defined]
+        self._thread: threading.Thread | None = None
+        self.stream: EventStream | None = None  # set by the worker
         self._worker = threading.Thread(target=self._work, name="flowledger-nextflow-worker", daemon=True)
         self._worker.start()
-        self._thread = None
 
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/nextflow"
+        return f"http://{host!s}:{port}/nextflow"
 
     def authorized(self, header: str | None) -> bool:
         if not self.token:
@@ -129,18 +142,21 @@ class Receiver:
 
     def _work(self) -> None:
         recorder = self._recorder_factory()
-        live = LiveRecorder(recorder, warn=self.warn)
-        self.live = live
+        self.stream = stream = EventStream(recorder, warn=self.warn)
         try:
             while True:
                 event = self.queue.get()
+                if not isinstance(event, Event):  # _STOP
+                    self.queue.task_done()
+                    return
                 try:
-                    if event is _STOP:
-                        return
-                    live.handle(event)
+                    stream.handle(event)
                 except Exception as exc:  # a recording failure never stops the receiver
                     self.failed += 1  # (a rolled-back Recorder forgets its cached ids itself)
-                    self.warn(f"could not record {event.kind!r} of run {event.run_name!r}: {exc}")
+                    self.warn(
+                        f"flowledger could not record the weblog event {event.kind!r} of Nextflow run "
+                        f"{event.run_name!r}: {exc}"
+                    )
                 finally:
                     self.queue.task_done()
         finally:
@@ -153,9 +169,10 @@ class Receiver:
         """Block until every accepted event is recorded."""
         self.queue.join()
 
-    def start(self) -> "Receiver":
-        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), name="flowledger-nextflow-http",
-                                        daemon=True)
+    def start(self) -> Receiver:
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, args=(0.05,), name="flowledger-nextflow-http", daemon=True
+        )
         self._thread.start()
         return self
 

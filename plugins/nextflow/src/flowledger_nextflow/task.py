@@ -1,32 +1,72 @@
 """One normalised task record, whether it came from a weblog `trace` or a trace-file row.
 
-The live receiver and the importer both build a `Task` and hand it to the same recording code, which is
-what makes the lineage they record agree.
+The live receiver and the importer both build a `Task` and hand it to the same `Tracker`, which is what
+makes the lineage they record agree.
 """
 
+from __future__ import annotations
+
+import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from . import values
+from flowledger.plugin_api import RunStatus
+
+from . import formats
 
 # Resource keys kept in the run's json (raw values: ms, bytes, percent); everything else is dropped.
 RESOURCE_KEYS = (
-    "cpus", "memory", "disk", "time", "duration", "realtime", "%cpu", "%mem", "rss", "vmem", "peak_rss",
-    "peak_vmem", "rchar", "wchar", "syscr", "syscw", "read_bytes", "write_bytes", "vol_ctxt", "inv_ctxt",
-    "cpu_model", "queue", "accelerator", "accelerator_type",
+    "cpus",
+    "memory",
+    "disk",
+    "time",
+    "duration",
+    "realtime",
+    "%cpu",
+    "%mem",
+    "rss",
+    "vmem",
+    "peak_rss",
+    "peak_vmem",
+    "rchar",
+    "wchar",
+    "syscr",
+    "syscw",
+    "read_bytes",
+    "write_bytes",
+    "vol_ctxt",
+    "inv_ctxt",
+    "cpu_model",
+    "queue",
+    "accelerator",
+    "accelerator_type",
 )
 _MS_KEYS = {"time", "duration", "realtime"}
 _BYTE_KEYS = {"memory", "disk", "rss", "vmem", "peak_rss", "peak_vmem", "rchar", "wchar", "read_bytes", "write_bytes"}
 _PCT_KEYS = {"%cpu", "%mem"}
 
-STATUS_MAP = {  # Nextflow task status -> flowledger run status
-    "COMPLETED": "completed",
-    "FAILED": "errored",
-    "ABORTED": "aborted",
-    "CACHED": "cached",
-    "SUBMITTED": "scheduled",
-    "NEW": "scheduled",
-    "RUNNING": "started",
+
+class TaskStatus(enum.StrEnum):
+    """Nextflow's word for where a task is (trace `status`, upper case); not flowledger's `RunStatus`."""
+
+    NEW = "NEW"
+    SUBMITTED = "SUBMITTED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    ABORTED = "ABORTED"
+    CACHED = "CACHED"  # a `-resume` cache hit (trace file and log only; the weblog never sends them)
+
+
+RUN_STATUS: dict[str, RunStatus] = {  # Nextflow task status -> flowledger run status
+    TaskStatus.NEW: RunStatus.SCHEDULED,
+    TaskStatus.SUBMITTED: RunStatus.SCHEDULED,
+    TaskStatus.RUNNING: RunStatus.STARTED,
+    TaskStatus.COMPLETED: RunStatus.COMPLETED,
+    TaskStatus.FAILED: RunStatus.ERRORED,
+    TaskStatus.ABORTED: RunStatus.ABORTED,
+    TaskStatus.CACHED: RunStatus.CACHED,
 }
 
 
@@ -48,11 +88,19 @@ class Task:
     error_action: str | None = None
     script: str | None = None
     container: str | None = None
-    resources: dict = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def run_status(self) -> str:
-        return STATUS_MAP.get((self.status or "").upper(), "errored" if self.exit else "completed")
+    def run_status(self) -> RunStatus:
+        """flowledger's status of this task; an unknown Nextflow word goes by the exit code."""
+        status = RUN_STATUS.get((self.status or "").upper())
+        if status is None:
+            return RunStatus.ERRORED if self.exit else RunStatus.COMPLETED
+        return status
+
+    @property
+    def cached(self) -> bool:
+        return self.status == TaskStatus.CACHED
 
     @property
     def process_name(self) -> str:
@@ -76,47 +124,47 @@ class Task:
         return self.hash.replace("/", "") if self.hash else None
 
 
-def from_fields(raw: dict, *, times_as_text: bool = False) -> Task:
+def from_fields(raw: dict[str, Any], *, times_as_text: bool = False) -> Task:
     """Build a Task from a weblog `trace` dict (raw values) or a trace-file row (raw or human text)."""
-    when = values.local_datetime if times_as_text else values.epoch_ms
+    when = formats.local_datetime if times_as_text else formats.epoch_ms
 
-    def time_of(key):
+    def time_of(key: str) -> datetime | None:
         value = raw.get(key)
         if times_as_text and isinstance(value, str) and value.strip().isdigit():
-            return values.epoch_ms(value)  # `trace.raw = true` files hold epoch ms
+            return formats.epoch_ms(value)  # `trace.raw = true` files hold epoch ms
         return when(value)
 
     resources = {}
     for key in RESOURCE_KEYS:
         value = raw.get(key)
-        if values.is_missing(value):
+        if formats.is_missing(value):
             continue
         if key in _MS_KEYS:
-            value = values.duration_ms(value)
+            value = formats.duration_ms(value)
         elif key in _BYTE_KEYS:
-            value = values.memory_bytes(value)
+            value = formats.memory_bytes(value)
         elif key in _PCT_KEYS:
-            value = values.percent(value)
+            value = formats.percent(value)
         elif key == "cpus":
-            value = values.integer(value)
+            value = formats.integer(value)
         if value is not None:
             resources[key] = value
     return Task(
-        task_id=values.integer(raw.get("task_id")),
-        name=values.text(raw.get("name")),
-        status=(values.text(raw.get("status")) or "").upper() or None,
-        hash=values.text(raw.get("hash")),
-        process=values.text(raw.get("process")),
-        tag=values.text(raw.get("tag")),
-        exit=values.exit_code(raw.get("exit")),
-        attempt=values.integer(raw.get("attempt")),
+        task_id=formats.integer(raw.get("task_id")),
+        name=formats.text(raw.get("name")),
+        status=(formats.text(raw.get("status")) or "").upper() or None,
+        hash=formats.text(raw.get("hash")),
+        process=formats.text(raw.get("process")),
+        tag=formats.text(raw.get("tag")),
+        exit=formats.exit_code(raw.get("exit")),
+        attempt=formats.integer(raw.get("attempt")),
         submit=time_of("submit"),
         start=time_of("start"),
         complete=time_of("complete"),
-        workdir=values.text(raw.get("workdir")),
-        native_id=values.text(raw.get("native_id")),
-        error_action=values.text(raw.get("error_action")),
-        script=values.text(raw.get("script")),
-        container=values.text(raw.get("container")),
+        workdir=formats.text(raw.get("workdir")),
+        native_id=formats.text(raw.get("native_id")),
+        error_action=formats.text(raw.get("error_action")),
+        script=formats.text(raw.get("script")),
+        container=formats.text(raw.get("container")),
         resources=resources,
     )

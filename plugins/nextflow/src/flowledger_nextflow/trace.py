@@ -1,6 +1,9 @@
 """Read a `-with-trace` file (TAB separated, header + one row per finished task; raw or human values)."""
 
+from __future__ import annotations
+
 import csv
+import os
 from pathlib import Path
 
 from .errors import NextflowError
@@ -8,13 +11,35 @@ from .task import Task, from_fields
 
 # What `flowledger nextflow config` asks Nextflow to write (order kept: it is the file's column order).
 TRACE_FIELDS = (
-    "task_id", "hash", "native_id", "process", "tag", "name", "status", "exit", "attempt", "error_action",
-    "submit", "start", "complete", "duration", "realtime", "workdir", "container", "cpus", "memory", "time",
-    "%cpu", "peak_rss", "peak_vmem", "rchar", "wchar",
+    "task_id",
+    "hash",
+    "native_id",
+    "process",
+    "tag",
+    "name",
+    "status",
+    "exit",
+    "attempt",
+    "error_action",
+    "submit",
+    "start",
+    "complete",
+    "duration",
+    "realtime",
+    "workdir",
+    "container",
+    "cpus",
+    "memory",
+    "time",
+    "%cpu",
+    "peak_rss",
+    "peak_vmem",
+    "rchar",
+    "wchar",
 )
 
 
-def read_trace(path) -> list[Task]:
+def read_trace(path: str | os.PathLike[str]) -> list[Task]:
     path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8", errors="replace") as fh:
@@ -36,11 +61,15 @@ def read_trace(path) -> list[Task]:
     return tasks
 
 
-def candidate_trace_files(launch_dir) -> list[Path]:
+def candidate_trace_files(launch_dir: str | os.PathLike[str]) -> list[Path]:
     """Trace files Nextflow may have written for runs launched in `launch_dir`, newest first."""
     launch_dir = Path(launch_dir)
-    found = set()
-    for pattern in ("trace*.txt", ".nextflow/flowledger/trace*.txt", "*/pipeline_info/*trace*.txt",
-                    "pipeline_info/*trace*.txt"):
+    found: set[Path] = set()
+    for pattern in (
+        "trace*.txt",
+        ".nextflow/flowledger/trace*.txt",
+        "*/pipeline_info/*trace*.txt",
+        "pipeline_info/*trace*.txt",
+    ):
         found.update(p for p in launch_dir.glob(pattern) if p.is_file())
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)

@@ -1,17 +1,24 @@
 """Read a task work dir: staged inputs from `nxf_stage()` of `.command.run`, declared output globs from
-its `### outputs:` header, and the files those globs match.
+its `### outputs:` header, the files those globs match, and what the trace may lack (the script, the end of
+`.command.err`, start and end times).
 
 A staged input whose source lies in another task's work dir is that task's output: the same absolute
 path is recorded on both sides, which is what links the two tasks in the ledger.
 """
 
+from __future__ import annotations
+
 import glob
 import os
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from flowledger.plugin_api import RunStatus
 
 from .errors import NextflowError
+from .task import Task
 
 _HEADER_ITEM = re.compile(r"^### - (.*)$")
 
@@ -50,9 +57,9 @@ def parse_header(text: str) -> tuple[str | None, list[str], str | None]:
                 continue
             break
         if line.startswith("### name: "):
-            name, section = _unquote(line[len("### name: "):]), None
+            name, section = _unquote(line[len("### name: ") :]), None
         elif line.startswith("### container: "):
-            container, section = _unquote(line[len("### container: "):]), None
+            container, section = _unquote(line[len("### container: ") :]), None
         elif line.rstrip() == "### outputs:":
             section = "outputs"
         elif section == "outputs" and (m := _HEADER_ITEM.match(line)):
@@ -107,7 +114,7 @@ def _staging_command(command: str, workdir: str) -> StagedInput | None:
     return StagedInput(name=name, source=source, mode=mode)
 
 
-def read_workdir(path, *, with_outputs: bool = True) -> WorkDir:
+def read_workdir(path: str | os.PathLike[str], *, with_outputs: bool = True) -> WorkDir:
     """Parse `<path>/.command.run` and match its output globs; NextflowError if it cannot be read."""
     path = str(path)
     run_file = os.path.join(path, ".command.run")
@@ -121,8 +128,7 @@ def read_workdir(path, *, with_outputs: bool = True) -> WorkDir:
     except OSError as exc:
         raise NextflowError(f"cannot read {run_file}: {exc.strerror or exc}") from None
     name, declared, container = parse_header(text)
-    wd = WorkDir(path=path, name=name, outputs_declared=declared, container=container,
-                 inputs=parse_staging(text, path))
+    wd = WorkDir(path=path, name=name, outputs_declared=declared, container=container, inputs=parse_staging(text, path))
     script = os.path.join(path, ".command.sh")
     wd.script_file = script if os.path.exists(script) else None
     if with_outputs:
@@ -130,7 +136,7 @@ def read_workdir(path, *, with_outputs: bool = True) -> WorkDir:
     return wd
 
 
-def try_read_workdir(path) -> tuple[WorkDir | None, str | None]:
+def try_read_workdir(path: str | os.PathLike[str]) -> tuple[WorkDir | None, str | None]:
     """`(WorkDir, None)`, or `(None, reason)` when it cannot be read: the task is then recorded without files."""
     try:
         return read_workdir(path), None
@@ -156,3 +162,83 @@ def match_outputs(workdir: str, patterns: list[str], staged_names: set[str]) -> 
             seen.add(rel)
             found.append(os.path.join(workdir, rel))
     return found
+
+
+# ---- one task's files ------------------------------------------------------------------------------
+
+MAX_SCRIPT = 20_000  # characters of `.command.sh` kept
+_ERROR_TAIL = 64 * 1024  # bytes read from the end of `.command.err`
+
+
+@dataclass
+class TaskFiles:
+    """What a task's work dir says beyond its trace (read by `read_task_files`, mapped by `mapping.task_job`)."""
+
+    workdir: WorkDir | None = None  # staged inputs, declared outputs and the files matching them
+    problem: str | None = None  # why there is no `workdir`: the task is recorded without files
+    script: str | None = None  # the start of `.command.sh`, when the trace has no `script`
+    error: str | None = None  # the end of `.command.err`, for a failed task
+    began: datetime | None = None  # `.command.begin` mtime, when the trace has no `start`
+    ended: datetime | None = None  # `.exitcode` mtime, when the trace has no `complete`
+
+
+def find_workdir(work_dir: str | None, short_hash: str | None) -> str | None:
+    """The work dir `<work_dir>/ab/cdef12...` of the task whose hash Nextflow prints as `ab/cdef12`."""
+    if not work_dir or not short_hash or "/" not in short_hash:
+        return None
+    head, tail = short_hash.split("/", 1)
+    found = glob.glob(os.path.join(glob.escape(work_dir), head, glob.escape(tail) + "*"))
+    return found[0] if len(found) == 1 else None
+
+
+def read_task_files(task: Task, work_dir: str | None, *, finished: bool = True) -> tuple[Task, TaskFiles]:
+    """The task (with its work dir, found under `work_dir` by its hash if the trace lacks it) and its files.
+
+    A task that has not `finished` yet has only its start time to give. Never raises: what cannot be read
+    is left out, and a missing work dir is the `problem`.
+    """
+    path = task.workdir
+    if not path:
+        path = find_workdir(work_dir, task.hash)
+        if not path:
+            return task, TaskFiles(problem=f"no work dir found for task {task.hash} ({task.name}) under {work_dir}")
+        task = replace(task, workdir=path)
+    ran_here = not task.cached  # a cache hit's files are the original task's
+    files = TaskFiles()
+    if ran_here and task.start is None:
+        files.began = _mtime(path, ".command.begin")
+    if not finished:
+        return task, files
+    files.workdir, files.problem = try_read_workdir(path)
+    if ran_here and task.complete is None:
+        files.ended = _mtime(path, ".exitcode")
+    if files.workdir and files.workdir.script_file and not task.script:
+        files.script = _head(files.workdir.script_file, MAX_SCRIPT)
+    if task.run_status is RunStatus.ERRORED:
+        files.error = _tail(os.path.join(path, ".command.err"), _ERROR_TAIL)
+    return task, files
+
+
+def _head(path: str, limit: int) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read(limit)
+    except OSError:
+        return None
+
+
+def _tail(path: str, limit: int) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - limit))
+            return fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def _mtime(folder: str, name: str) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(os.stat(os.path.join(folder, name)).st_mtime, UTC)
+    except OSError:
+        return None
