@@ -9,6 +9,7 @@ import nf_samples
 from click.testing import CliRunner
 from flowledger.models import Run
 from flowledger.plugin_api import (
+    Call,
     CallRecorder,
     FinishRun,
     RecordJob,
@@ -34,7 +35,7 @@ class KeepingRecorder(CallRecorder):
     def __init__(self):
         self.calls = []
 
-    def submit(self, call):
+    def submit(self, call: Call) -> None:
         self.calls.append(call)
 
     def find_run(self, *, reference: str, reference_type: str) -> str | None:
