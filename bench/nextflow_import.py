@@ -75,10 +75,29 @@ def generate(root: Path, n_tasks: int) -> None:
             if not link.is_symlink():
                 link.symlink_to(i)
         submit = t0 + task_id * 10
-        row = {"task_id": task_id, "hash": f"{h[:2]}/{h[2:8]}", "native_id": 40000 + task_id, "process": process,
-               "tag": tag, "name": name, "status": "COMPLETED", "exit": 0, "attempt": 1, "submit": submit,
-               "start": submit + 50, "complete": submit + 600, "duration": 600, "realtime": 20, "workdir": wd,
-               "cpus": 1, "%cpu": 85.0, "peak_rss": 3355443, "peak_vmem": 7759462, "rchar": 41881, "wchar": 222}
+        row = {
+            "task_id": task_id,
+            "hash": f"{h[:2]}/{h[2:8]}",
+            "native_id": 40000 + task_id,
+            "process": process,
+            "tag": tag,
+            "name": name,
+            "status": "COMPLETED",
+            "exit": 0,
+            "attempt": 1,
+            "submit": submit,
+            "start": submit + 50,
+            "complete": submit + 600,
+            "duration": 600,
+            "realtime": 20,
+            "workdir": wd,
+            "cpus": 1,
+            "%cpu": 85.0,
+            "peak_rss": 3355443,
+            "peak_vmem": 7759462,
+            "rchar": 41881,
+            "wchar": 222,
+        }
         rows.append(["-" if row.get(f) is None else str(row[f]) for f in TRACE_FIELDS])
         return str(wd / output)
 
@@ -97,7 +116,8 @@ def generate(root: Path, n_tasks: int) -> None:
         fh.write("\t".join(TRACE_FIELDS) + "\n")
         fh.writelines("\t".join(r) + "\n" for r in rows)
     (root / ".nextflow" / "history").write_text(
-        f"2026-07-20 09:14:01\t2m 3s\t{RUN}\tOK\t6dff7986e1e2fc7cb7aadfa506603aad\t{SESSION}\tnextflow run main.nf\n")
+        f"2026-07-20 09:14:01\t2m 3s\t{RUN}\tOK\t6dff7986e1e2fc7cb7aadfa506603aad\t{SESSION}\tnextflow run main.nf\n"
+    )
 
 
 def main() -> None:
@@ -111,7 +131,7 @@ def main() -> None:
         print(f"generated {args.tasks} tasks in {time.perf_counter() - t:.1f} s", file=sys.stderr)
         os.environ["FLOWLEDGER_DB"] = str(Path(tmp) / "ledger.db")
 
-        from flowledger.recorder import Recorder
+        from flowledger.plugin_api import Recorder
         from flowledger_nextflow.importer import import_launch_dir
         from flowledger_nextflow.trace import read_trace
         from flowledger_nextflow.workdir import read_workdir
@@ -129,9 +149,11 @@ def main() -> None:
         import_s = time.perf_counter() - t
         assert result.recorded == args.tasks and result.published == 1, result.summary()
         print(f"parse only (baseline): {parse_s:.2f} s")
-        print(f"nextflow import of {args.tasks} tasks: {import_s:.2f} s "
-              f"({args.tasks / import_s:.0f} tasks/s; {import_s / parse_s:.1f}x the parse-only baseline; "
-              f"target < 10 s)")
+        print(
+            f"nextflow import of {args.tasks} tasks: {import_s:.2f} s "
+            f"({args.tasks / import_s:.0f} tasks/s; {import_s / parse_s:.1f}x the parse-only baseline; "
+            f"target < 10 s)"
+        )
 
 
 if __name__ == "__main__":
