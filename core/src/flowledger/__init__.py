@@ -13,7 +13,6 @@ in `flowledger.testing`. Every other module is internal: it may change in any re
 from . import lineage
 from .context import context, finish, track
 from .errors import DoesNotExist, FlowledgerError, LedgerError, MultipleResultsFound
-from .hookspecs import hookimpl
 from .models import Artifact, Collection, Run, Transform, User
 
 __version__ = "0.1.0"
@@ -33,3 +32,12 @@ __all__ = [
     "lineage",
     "track",
 ]
+
+
+def __getattr__(name: str):
+    """`fl.hookimpl`, imported on first use: pluggy is needed by plugins, not by `import flowledger`."""
+    if name == "hookimpl":
+        from .hookspecs import hookimpl
+
+        return hookimpl
+    raise AttributeError(f"module 'flowledger' has no attribute {name!r}")

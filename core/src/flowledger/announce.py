@@ -4,13 +4,14 @@ Plugins receive model records (`Run`, `Artifact`). They are looked up through th
 this module, and the recorder below it, never import the models that sit above them.
 """
 
-from .plugins import pm
 from .registry import MODELS
 from .writer import Written
 
 
 def listeners() -> bool:
     """Does any plugin listen? When none does, recording skips building records on its hot path."""
+    from .plugins import pm  # pluggy is imported when something is recorded, not by `import flowledger`
+
     hooks = pm.hook
     return bool(
         hooks.run_started.get_hookimpls()
@@ -23,6 +24,8 @@ def announce(ledger, written: list[Written]) -> None:
     """`run_started`, `artifact_recorded` and `run_finished`, in that order, for each run written."""
     if not written or not listeners():
         return
+    from .plugins import pm
+
     runs, artifacts = MODELS["Run"].using(ledger), MODELS["Artifact"].using(ledger)
     for item in written:
         run = runs.filter(id=item.run_id).one()

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from .errors import InputError
 from .paths import located
-from .plugins import load_plugins, pm
 
 
 @dataclass
@@ -49,7 +48,10 @@ class Hasher:
     def __init__(self, ledger):
         self.ledger = ledger
         self.memory: dict[str, tuple] = {}
+        from .plugins import load_plugins, pm  # pluggy is imported when something is recorded
+
         load_plugins()
+        self._hooks = pm.hook
 
     def prepare(self, *, inputs=(), outputs=(), logs=(), environment=None, report=None) -> Prepared:
         """Hash every path; a path that cannot be hashed is listed in `problems` instead."""
@@ -133,7 +135,7 @@ class Hasher:
             digest, hash_type = found[0]["hash"], found[0]["hash_type"]
         else:
             try:
-                digest, hash_type = pm.hook.compute_hash(path=path)
+                digest, hash_type = self._hooks.compute_hash(path=path)
             except OSError as error:
                 raise InputError(f"{path}: cannot be read ({error.strerror})") from None
             rows.append((path, *key, digest, hash_type))

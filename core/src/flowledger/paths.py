@@ -2,7 +2,6 @@
 
 import functools
 import os
-import socket
 
 from .errors import InputError
 
@@ -26,11 +25,34 @@ def located(path: str | os.PathLike) -> tuple[str, str]:
     """
     given = absolute(path)
     folder, name = os.path.split(given)
-    return (os.path.join(os.path.realpath(folder), name) if name else given), given
+    return (os.path.join(real_folder(folder), name) if name else given), given
+
+
+_real_folders: dict[str, tuple[tuple[int, int, int] | None, str]] = {}
+
+
+def real_folder(folder: str) -> str:
+    """`os.path.realpath(folder)`, remembered while the folder itself stays the same (one lstat instead of
+    one per path component: a pipeline records thousands of files in a few folders)."""
+    try:
+        stat = os.lstat(folder)
+        key: tuple[int, int, int] | None = (stat.st_ino, stat.st_dev, stat.st_mode)
+    except OSError:
+        key = None
+    known = _real_folders.get(folder)
+    if known is not None and known[0] == key and key is not None:
+        return known[1]
+    real = os.path.realpath(folder)
+    if len(_real_folders) > 65536:
+        _real_folders.clear()
+    _real_folders[folder] = (key, real)
+    return real
 
 
 @functools.cache
 def host() -> str:
+    import socket  # only when something is recorded
+
     return socket.gethostname()
 
 

@@ -103,10 +103,19 @@ class Recorder(CallRecorder):
         with self.batch() as conn:
             return self.writer.transform_id(conn, spec)
 
-    def update_run(self, run_id: int, uid: str, fields: dict) -> None:
+    def start(self, call: StartRun) -> dict:
+        """`submit(call)`, returning the run's row (the Python API's `Run.save()` becomes it)."""
+        prepared = prepare(call, self.hasher)
+        with self.batch() as conn:
+            written = write(call, self.writer, conn, prepared)
+            self._wrote(written)
+        assert written.row is not None
+        return written.row
+
+    def update_run(self, run_id: int, uid: str, fields: dict, was: str | None = None) -> None:
         """Write changed fields of a saved run; announce `run_finished` when it reaches a final status."""
         with self.batch() as conn:
-            was = self.writer.update_run(conn, run_id, fields)
+            was = self.writer.update_run(conn, run_id, fields, was)
             status = fields.get("status")
             if status is not None and RunStatus(status).is_final and not RunStatus(was).is_final:
                 self._wrote(Written(run_id, uid, finished=True))

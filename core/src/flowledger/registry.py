@@ -78,10 +78,15 @@ class Record:
     @classmethod
     def _from_row(cls, row: dict, ledger=None) -> "Record":
         record = cls.__new__(cls)
-        object.__setattr__(record, "_row", dict(row))
         object.__setattr__(record, "_related", {})
-        object.__setattr__(record, "_ledger_ref", ledger)
+        record._take_row(row, ledger)
         return record
+
+    def _take_row(self, row: dict, ledger) -> None:
+        """This record's state is `row`, as the ledger holds it now."""
+        object.__setattr__(self, "_row", dict(row))
+        object.__setattr__(self, "_ledger_ref", ledger)
+        object.__setattr__(self, "_stored_status", row.get("status"))  # what a Run's save() changes from
 
     @classmethod
     def _condition(cls, name: str, op: str, value: Any) -> tuple | None:
@@ -145,15 +150,14 @@ class Record:
     def _become(self, record_id: int, ledger) -> Self:
         """Take the saved row `record_id` as this record's state (after an insert)."""
         fresh = Query(type(self), ledger=ledger).filter(id=record_id).one()
-        object.__setattr__(self, "_row", fresh._row)
         object.__setattr__(self, "_related", {})
-        object.__setattr__(self, "_ledger_ref", ledger)
+        self._take_row(fresh._row, ledger)
         return self
 
     def refresh(self) -> Self:
         row = self._store.query(f"SELECT * FROM {self._table} WHERE id = ?", (self.id,))
-        object.__setattr__(self, "_row", dict(row[0]))
         object.__setattr__(self, "_related", {})
+        self._take_row(row[0], self.__dict__.get("_ledger_ref"))
         return self
 
 

@@ -50,6 +50,7 @@ class Written:
     links: list[Link] = field(default_factory=list)
     started: bool = False
     finished: bool = False
+    row: dict[str, Any] | None = None  # the run's row, when it was inserted
 
 
 class Writer:
@@ -103,10 +104,10 @@ class Writer:
             finished = max(now(), started)  # ended now (a start given in the future ends when it starts)
         _check_order(uid, started, finished)
         pid, pid_start = this_process()
-        run_id = conn.execute(
+        cursor = conn.execute(
             "INSERT INTO runs (uid, transform_id, started_at, finished_at, created_by_id, json, environment_id, "
             "reference, reference_type, created_at, initiated_by_run_id, status, exit_code, error, host, pid, "
-            "pid_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "pid_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
             (
                 uid,
                 transform_id,
@@ -126,9 +127,11 @@ class Writer:
                 pid,
                 pid_start,
             ),
-        ).fetchone()[0]
+        )
+        row = dict(zip([column[0] for column in cursor.description], cursor.fetchone()))
+        run_id = row["id"]
         self._run_ids[uid] = run_id
-        written = Written(run_id, uid, started=True, finished=status in FINAL_STATUSES)
+        written = Written(run_id, uid, started=True, finished=status in FINAL_STATUSES, row=row)
         written.links = self.link_files(conn, run_id, prepared)
         self.write_cache(conn, prepared)
         return written
@@ -188,8 +191,9 @@ class Writer:
         self.write_cache(conn, prepared)
         return written
 
-    def update_run(self, conn, run_id: int, fields: dict[str, Any]) -> str:
-        """Write changed fields of a saved run (`Run.save()`); returns its status before the change."""
+    def update_run(self, conn, run_id: int, fields: dict[str, Any], was: str | None = None) -> str:
+        """Write changed fields of a saved run (`Run.save()`); returns its status before the change (`was`,
+        when the caller knows it)."""
         unknown = set(fields) - set(RUN_UPDATABLE)
         if unknown:
             raise InputError(f"run fields {', '.join(sorted(unknown))} cannot be changed")
@@ -204,7 +208,8 @@ class Writer:
             _check_order(uid, values["started_at"], values["finished_at"])
         if "json" in values and not isinstance(values["json"], (str, type(None))):
             values["json"] = _dumps(values["json"])
-        was = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+        if was is None:
+            was = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
         if values:
             assignments = ", ".join(f"{name} = ?" for name in values)
             conn.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*values.values(), run_id))

@@ -64,13 +64,13 @@ class Run(Record):
                 json=self.json,
                 status=self.status,
             )
-            recorder.submit(start)
-            uid = start.uid
-            return self._become(recorder.run_id(uid), ledger)
+            self._take_row(recorder.start(start), ledger)  # the foreign records it holds stay valid
+            return self
         if self.status in FINAL_STATUSES and not self._row.get("finished_at"):
             self._row["finished_at"] = now()
         fields = {column: self._row.get(column) for column in RUN_UPDATABLE}
-        recorder_for(ledger).update_run(self.id, self.uid, fields)
+        recorder_for(ledger).update_run(self.id, self.uid, fields, was=self.__dict__.get("_stored_status"))
+        object.__setattr__(self, "_stored_status", self.status)
         return self
 
     @property
