@@ -49,12 +49,9 @@ def run_status(value: str | RunStatus, *, final: bool = False) -> RunStatus:
     """`value` as a RunStatus, or InputError naming the allowed ones."""
     from .errors import InputError
 
-    allowed = FINAL_STATUSES if final else set(RunStatus)
-    try:
-        status = RunStatus(value)
-    except ValueError:
-        status = None
-    if status is None or status not in allowed:
+    status = value if isinstance(value, RunStatus) else RunStatus._value2member_map_.get(value)
+    allowed = FINAL_STATUSES if final else RunStatus
+    if not isinstance(status, RunStatus) or status not in allowed:
         kind = "a final run status" if final else "a run status"
         names = ", ".join(s.value for s in RunStatus if s in allowed)
         raise InputError(f"{value!r} is not {kind} (one of {names})")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LedgerError
-from .location import resolve_ledger_path
+from .location import ENV_VAR, resolve_ledger_path
 from .migrations import Migrations, applied, check_schema_known
 
 DURABILITY_VAR = "FLOWLEDGER_DURABILITY"
@@ -57,6 +57,7 @@ class Ledger:
         self.lock = threading.RLock()
         self.on_rollback: list = []  # callbacks: forget ids cached inside a rolled-back transaction
         self.recorder: Any = None  # the Python API's Recorder on this connection (`recorder.recorder_for`)
+        self._closed = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -242,7 +243,12 @@ class Ledger:
             except sqlite3.DatabaseError as error:
                 raise _describe(self.path, error) from None
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
+        self._closed = True
         self.conn.close()
 
 
@@ -251,13 +257,21 @@ _local = threading.local()
 
 def get_ledger(db: str | os.PathLike | None = None) -> Ledger:
     """The ledger for `db` (resolved as everywhere), opened once per thread and path."""
-    path = resolve_ledger_path(db)
     cache = getattr(_local, "ledgers", None)
     if cache is None:
         cache = _local.ledgers = {}
+    chosen = db or os.environ.get(ENV_VAR)
+    if chosen:  # the hot path of the Python API: the same setting in the same folder is the same ledger
+        key = (os.fspath(chosen), os.getcwd())
+        ledger = cache.get(key)
+        if ledger is not None and not ledger.closed:
+            return ledger
+    path = resolve_ledger_path(db)
     ledger = cache.get(path)
-    if ledger is None:
+    if ledger is None or ledger.closed:
         ledger = cache[path] = Ledger(path)
+    if chosen:
+        cache[key] = ledger
     return ledger
 
 
