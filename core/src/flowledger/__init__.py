@@ -35,9 +35,13 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """`fl.hookimpl`, imported on first use: pluggy is needed by plugins, not by `import flowledger`."""
+    """`fl.hookimpl` and `fl.export`, imported on first use: `import flowledger` stays light."""
     if name == "hookimpl":
         from .hookspecs import hookimpl
 
         return hookimpl
+    if name == "export":  # fl.export(run_or_uid_or_path, "openlineage" | "prov-json" | ... , out=None)
+        from .exporting import export
+
+        return export
     raise AttributeError(f"module 'flowledger' has no attribute {name!r}")
