@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from snakemake_support import clean_env, new_workflow, snakemake_for, snapshot, tree_digest
 
 
@@ -43,9 +42,15 @@ def _tell(sm, workdir: Path, db: Path, decoy: Path, snapshots: Path) -> Story:
     def step(name: str, *args: str, summary_targets: tuple[str, ...] | None = None) -> None:
         done = sm.run(workdir, *args, db=option_db, env=env)
         summary = sm.detailed_summary(workdir, *summary_targets, env=env) if summary_targets is not None else None
-        story.steps[name] = Step(name, done.returncode, done.stdout, done.stderr,
-                                 snapshot(db, snapshots / f"{name}.db"), summary,
-                                 tree_digest(workdir, "data", "results", "logs", "benchmarks"))
+        story.steps[name] = Step(
+            name,
+            done.returncode,
+            done.stdout,
+            done.stderr,
+            snapshot(db, snapshots / f"{name}.db"),
+            summary,
+            tree_digest(workdir, "data", "results", "logs", "benchmarks"),
+        )
 
     step("success", summary_targets=())
     step("uptodate")

@@ -47,17 +47,36 @@ class Snakemake:
                 cmd += ["--log-handler-script", str(self.handler)]
         return cmd
 
-    def run(self, workdir: Path, *args: str, record: bool = True, db: Path | None = None,
-            env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run(self.command(*args, record=record, db=db), cwd=workdir, env=env,
-                              capture_output=True, text=True, timeout=timeout)
+    def run(
+        self,
+        workdir: Path,
+        *args: str,
+        record: bool = True,
+        db: Path | None = None,
+        env: dict | None = None,
+        timeout: float = 600,
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            self.command(*args, record=record, db=db),
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def detailed_summary(self, workdir: Path, *targets: str, env: dict | None = None) -> list[dict]:
         """`snakemake --detailed-summary`: the oracle for which rule made each output from which inputs."""
-        done = subprocess.run([str(self.executable), *targets, "--detailed-summary", "--cores", "1"],
-                              cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [str(self.executable), *targets, "--detailed-summary", "--cores", "1"],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr
-        text = done.stdout[done.stdout.index("output_file\t"):]
+        text = done.stdout[done.stdout.index("output_file\t") :]
         return list(csv.DictReader(io.StringIO(text), delimiter="\t"))
 
 
@@ -69,17 +88,20 @@ def snakemake8() -> Snakemake:
     """Snakemake 8.30 from $FLOWLEDGER_SM8_SNAKEMAKE or <repo>/.venv-sm8; skipped when absent (failed under CI)."""
     executable = Path(os.environ.get(SM8_ENV) or REPO / ".venv-sm8" / "bin" / "snakemake")
     if not executable.exists():
-        reason = (f"Snakemake 8 not found at {executable}: create it with `make sm8` (or set {SM8_ENV}): "
-                  "python3 -m uv venv .venv-sm8 --python 3.11 && python3 -m uv pip install --python "
-                  ".venv-sm8/bin/python -r tests/snakemake/requirements-sm8.txt -e core -e plugins/snakemake")
+        reason = (
+            f"Snakemake 8 not found at {executable}: create it with `make sm8` (or set {SM8_ENV}): "
+            "python3 -m uv venv .venv-sm8 --python 3.11 && python3 -m uv pip install --python "
+            ".venv-sm8/bin/python -r tests/snakemake/requirements-sm8.txt -e core -e plugins/snakemake"
+        )
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
     cli = executable.with_name("flowledger")
     handler = None
     if cli.exists():  # the real user command, from the Snakemake 8 environment
-        done = subprocess.run([str(cli), "snakemake", "handler-path"], capture_output=True, text=True,
-                              env=clean_env(), timeout=120)
+        done = subprocess.run(
+            [str(cli), "snakemake", "handler-path"], capture_output=True, text=True, env=clean_env(), timeout=120
+        )
         handler = done.stdout.strip() if done.returncode == 0 else None
     if not handler:
         import snakemake_logger_plugin_flowledger
@@ -94,8 +116,7 @@ def snakemake_for(major: int) -> Snakemake:
 
 def clean_env(**extra: str) -> dict:
     """The test process's environment without any flowledger settings, plus `extra`."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("FLOWLEDGER_DB", "SNAKEMAKE_LOGGER_FLOWLEDGER_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLOWLEDGER_DB", "SNAKEMAKE_LOGGER_FLOWLEDGER_"))}
     env.update(extra)
     return env
 

@@ -9,9 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-
 from snakemake_support import sha256
-
 
 pytestmark = pytest.mark.slow
 
@@ -71,8 +69,7 @@ def check_against_summary(fl, story, step, workflow_run) -> None:
         assert run.initiated_by_run.transform.type == "pipeline"
         made_by.setdefault((row["rule"], row["input-file(s)"], row["shellcmd"]), {})[run.id] = run
     assert all(len(runs) == 1 for runs in made_by.values()), made_by  # one job made all outputs of a job
-    makers_here = {run.id for runs in made_by.values() for run in runs.values()
-                   if run.initiated_by_run == workflow_run}
+    makers_here = {run.id for runs in made_by.values() for run in runs.values() if run.initiated_by_run == workflow_run}
     completed_here = {r.id for r in jobs_of(fl, workflow_run) if r.status == "completed" and r.transform.name != "all"}
     assert makers_here == completed_here  # `all` has no outputs, so no rows
 
@@ -131,8 +128,9 @@ def test_jobs_carry_what_snakemake_knew(story, open_ledger):
     fl = open_ledger(story.steps["success"].ledger)
     (workflow,) = workflow_runs(fl)
     runs = jobs_of(fl, workflow)
-    assert sorted(r.transform.name for r in runs) == sorted(["make_raw"] * 3 + ["split"] * 3 + ["stats"] * 3
-                                                            + ["report", "all"])
+    assert sorted(r.transform.name for r in runs) == sorted(
+        ["make_raw"] * 3 + ["split"] * 3 + ["stats"] * 3 + ["report", "all"]
+    )
     assert workflow.json["job_counts"] == {"completed": 11, "errored": 0, "aborted": 0}
 
     raw = job(fl, workflow, "make_raw", sample="A")
@@ -144,8 +142,9 @@ def test_jobs_carry_what_snakemake_knew(story, open_ledger):
     assert data["params"] == {"prefix": "X", "n": 3}
     assert data["threads"] == 1
     assert data["resources"]["mem_mb"] == 100
-    assert data["shellcmd"] == ("(tr a-z A-Z < data/A.txt | sed 's/^/X:/' > results/raw/A.upper.txt) "
-                                "2> logs/make_raw/A.log")
+    assert data["shellcmd"] == (
+        "(tr a-z A-Z < data/A.txt | sed 's/^/X:/' > results/raw/A.upper.txt) 2> logs/make_raw/A.log"
+    )
     assert data["reason"].startswith("Missing output files")
     assert data["log"] == ["logs/make_raw/A.log"]
     assert data["benchmark"] == "benchmarks/make_raw/A.tsv"
@@ -158,8 +157,7 @@ def test_jobs_carry_what_snakemake_knew(story, open_ledger):
 
     split = job(fl, workflow, "split", sample="B")
     assert {rel(story, a.path) for a in split.inputs.all()} == {"results/raw/B.upper.txt", "data/ref.txt"}
-    assert {rel(story, a.path) for a in split.outputs.all()} >= {"results/split/B.head.txt",
-                                                                 "results/split/B.tail.txt"}
+    assert {rel(story, a.path) for a in split.outputs.all()} >= {"results/split/B.head.txt", "results/split/B.tail.txt"}
     # an output consumed by another job is the same Artifact
     made = fl.Artifact.filter(path=str(story.workdir / "results/raw/B.upper.txt")).one()
     assert made.run == job(fl, workflow, "make_raw", sample="B")

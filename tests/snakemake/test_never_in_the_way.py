@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from snakemake_support import clean_env, new_workflow, snakemake_for, tree_digest
 
 pytestmark = pytest.mark.slow
@@ -46,8 +45,11 @@ def undo():
 
 
 def valid_ledger(path: Path) -> Path:
-    done = subprocess.run([sys.executable, "-c", "from flowledger.plugin_api import Recorder; "
-                           f"Recorder({str(path)!r}).close()"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", f"from flowledger.plugin_api import Recorder; Recorder({str(path)!r}).close()"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     return path
 
@@ -56,9 +58,16 @@ def locked(root: Path, undo: list) -> Path:
     """A ledger whose write lock another process holds for longer than the plugin waits (WAIT)."""
     path = valid_ledger(root / "locked.db")
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
-         "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(600)", str(path)],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+            "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(600)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     undo.append(holder.kill)
     assert holder.stdout.readline().strip() == "locked"
     return path
@@ -93,9 +102,15 @@ def test_broken_ledger_changes_nothing_but_one_warning(major, broken, tmp_path, 
     args = (*TARGETS, "--keep-going")  # one job fails: Snakemake's own exit status is 1
 
     without = sm.run(plain, *args, record=False, env=clean_env())
-    with_plugin = sm.run(recorded, *args, env=clean_env(FLOWLEDGER_DB=str(ledger),
-                                                        SNAKEMAKE_LOGGER_FLOWLEDGER_WAIT=str(WAIT),
-                                                        SNAKEMAKE_LOGGER_FLOWLEDGER_NAME="keep-going"))
+    with_plugin = sm.run(
+        recorded,
+        *args,
+        env=clean_env(
+            FLOWLEDGER_DB=str(ledger),
+            SNAKEMAKE_LOGGER_FLOWLEDGER_WAIT=str(WAIT),
+            SNAKEMAKE_LOGGER_FLOWLEDGER_NAME="keep-going",
+        ),
+    )
 
     assert without.returncode == 1
     assert with_plugin.returncode == without.returncode, with_plugin.stderr
@@ -120,10 +135,14 @@ def check_keep_going_recorded(fl, workdir: Path) -> None:
     (workflow,) = fl.Run.filter(reference_type="snakemake_id").all()
     assert workflow.transform.name == "keep-going"  # the name setting, as an environment variable
     assert workflow.status == "errored"
-    jobs = {(r.transform.name, r.json["wildcards"].get("sample")): r
-            for r in fl.Run.filter(initiated_by_run=workflow).all()}
-    assert set(jobs) == {("prep_fail", None), ("fail_shell", None),
-                         *((rule, sample) for rule in ("make_raw", "split", "stats") for sample in "AB")}
+    jobs = {
+        (r.transform.name, r.json["wildcards"].get("sample")): r for r in fl.Run.filter(initiated_by_run=workflow).all()
+    }
+    assert set(jobs) == {
+        ("prep_fail", None),
+        ("fail_shell", None),
+        *((rule, sample) for rule in ("make_raw", "split", "stats") for sample in "AB"),
+    }
     failed = jobs.pop(("fail_shell", None))
     assert failed.status == "errored" and failed.exit_code == 3
     assert {r.status for r in jobs.values()} == {"completed"}

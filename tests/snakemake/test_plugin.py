@@ -10,7 +10,6 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from snakemake_interface_logger_plugins.tests import MockOutputSettings, TestLogHandlerBase
-
 from snakemake_logger_plugin_flowledger import LogHandler, LogHandlerSettings
 
 
@@ -62,8 +61,10 @@ def test_dry_run_never_opens_the_ledger(ledger_path):
     import logging
     import uuid
 
-    for event, extra in [("workflow_started", {"workflow_id": uuid.uuid4()}),
-                         ("job_info", {"jobid": 1, "rule_name": "r", "input": [], "output": ["o"]})]:
+    for event, extra in [
+        ("workflow_started", {"workflow_id": uuid.uuid4()}),
+        ("job_info", {"jobid": 1, "rule_name": "r", "input": [], "output": ["o"]}),
+    ]:
         handler.handle(logging.makeLogRecord({"event": event, "msg": "", **extra}))
     handler.close()
     assert not ledger_path.exists()
@@ -72,7 +73,6 @@ def test_dry_run_never_opens_the_ledger(ledger_path):
 def test_hook_register_commands():
     """`flowledger snakemake handler-path` prints the Snakemake 8 handler script's absolute path."""
     import click
-
     from snakemake_logger_plugin_flowledger import hooks
 
     @click.group()
@@ -90,8 +90,7 @@ def test_hook_register_commands():
 def test_handler_path_console_script():
     """What Snakemake 8 users type: `--log-handler-script "$(flowledger snakemake handler-path)"`."""
     flowledger = Path(sys.executable).with_name("flowledger")
-    done = subprocess.run([str(flowledger), "snakemake", "handler-path"], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([str(flowledger), "snakemake", "handler-path"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert Path(done.stdout.strip()).is_file()
 
@@ -102,9 +101,8 @@ def test_hashing_outputs_does_not_hold_up_snakemakes_thread(tmp_path, open_ledge
 
     from flowledger.plugin_api import hookimpl
     from flowledger.plugins import load_plugins, pm
-
-    from snakemake_logger_plugin_flowledger.events import Event
-    from snakemake_logger_plugin_flowledger.tracker import WorkflowTracker
+    from snakemake_logger_plugin_flowledger.events import JobFinished, JobInfo, WorkflowStarted
+    from snakemake_logger_plugin_flowledger.tracker import Tracker
 
     big = tmp_path / "big.txt"
     big.write_bytes(b"x" * 1_000_000)
@@ -123,12 +121,17 @@ def test_hashing_outputs_does_not_hold_up_snakemakes_thread(tmp_path, open_ledge
     load_plugins()
     pm.register(slow, name="slow-hash")
     try:
-        tracker = WorkflowTracker(snakemake_major=9)
-        job = {"jobid": 1, "rule": "big", "input": [], "output": [str(big)], "log": [], "benchmark": []}
-        feed = threading.Thread(target=lambda: [tracker.handle(e) for e in (
-            Event("workflow_started", 1.0, "T", {"workflow_id": "w"}),
-            Event("job_info", 2.0, "T", job),
-            Event("job_finished", 3.0, "T", {"jobid": 1}))])
+        tracker = Tracker(snakemake_major=9)
+        feed = threading.Thread(
+            target=lambda: [
+                tracker.handle(e)
+                for e in (
+                    WorkflowStarted(time=1.0, thread="T", workflow_id="w"),
+                    JobInfo(time=2.0, thread="T", jobid=1, rule="big", output=(str(big),)),
+                    JobFinished(time=3.0, thread="T", jobid=1),
+                )
+            ]
+        )
         feed.start()
         feed.join(20)
         assert not feed.is_alive()  # Snakemake's thread is free ...

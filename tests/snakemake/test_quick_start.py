@@ -9,7 +9,6 @@ import re
 import subprocess
 
 import pytest
-
 from snakemake_support import REPO, clean_env, snakemake_for
 
 pytestmark = pytest.mark.slow
@@ -20,8 +19,8 @@ README = REPO / "plugins" / "snakemake" / "README.md"
 def readme_blocks() -> list[tuple[str, str]]:
     """(language, code) of each fenced block of the README's "Quick start" section."""
     text = README.read_text()
-    section = text[text.index("## Quick start"):]
-    section = section[:section.index("\n## ", 1)]
+    section = text[text.index("## Quick start") :]
+    section = section[: section.index("\n## ", 1)]
     return re.findall(r"```(\w+)\n(.*?)```", section, re.S)
 
 
@@ -41,8 +40,9 @@ def test_readme_quick_start_as_printed(major, tmp_path):
     env["PATH"] = os.pathsep.join([str(sm.executable.parent), str(REPO / ".venv" / "bin"), env["PATH"]])
 
     def shell(code: str, cwd) -> str:
-        done = subprocess.run(["bash", "-euo", "pipefail", "-c", code], cwd=cwd, env=env, capture_output=True,
-                              text=True, timeout=300)
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, f"{code}\n{done.stdout}\n{done.stderr}"
         assert "WARNING: flowledger" not in done.stderr
         return done.stdout
@@ -58,7 +58,13 @@ def test_readme_quick_start_as_printed(major, tmp_path):
     assert "pipeline" in shown and "completed" in shown
     assert "rule upper" in shown and str(demo / "hello.txt") in shown
 
-    done = subprocess.run(["python", "-c", the_block(blocks, "python", "import flowledger")], cwd=demo, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["python", "-c", the_block(blocks, "python", "import flowledger")],
+        cwd=demo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert f"upper completed tr a-z A-Z < hello.txt > upper.txt ['{demo / 'upper.txt'}']" in done.stdout

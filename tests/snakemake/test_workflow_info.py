@@ -1,4 +1,5 @@
-"""Fast tests of the live-object lookups that do not need a running Snakemake."""
+"""Fast tests of the live-object lookups that do not need a running Snakemake (and of the workflow's
+version, which `mapping` makes of what they read)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,18 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
+from snakemake_logger_plugin_flowledger import mapping
 from snakemake_logger_plugin_flowledger import workflow_info as wi
 
 
 def git(folder: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=True).stdout
+
+
+def workflow_version(basedir: str, files: list[str]) -> tuple[str, dict | None]:
+    """(version, git state) as the tracker gets them: read by workflow_info, the version made by mapping."""
+    state = wi.git_state(basedir)
+    return mapping.workflow_version(wi.files_digest(files, basedir), state), state
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
@@ -26,28 +33,30 @@ def test_version_is_the_git_commit_and_marks_local_edits(tmp_path):
     git(repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-q", "-m", "one")
     head = git(repo, "rev-parse", "HEAD").strip()
 
-    version, facts = wi.workflow_version(str(repo / "workflow"), [str(snakefile)])
-    assert version == head[:12] and facts["git"]["commit"] == head and facts["git"]["dirty"] is False
+    version, state = workflow_version(str(repo / "workflow"), [str(snakefile)])
+    assert version == head[:12] and state["commit"] == head and state["dirty"] is False
 
     snakefile.write_text(snakefile.read_text() + "# edited\n")
-    dirty, facts = wi.workflow_version(str(repo / "workflow"), [str(snakefile)])
-    assert dirty.startswith(head[:12] + "-dirty-") and facts["git"]["dirty"] is True
-    assert wi.workflow_name(str(repo / "workflow")) == "analysis"  # the standard <repo>/workflow layout
+    dirty, state = workflow_version(str(repo / "workflow"), [str(snakefile)])
+    assert dirty.startswith(head[:12] + "-dirty-") and state["dirty"] is True
+    assert mapping.workflow_name(str(repo / "workflow")) == "analysis"  # the standard <repo>/workflow layout
 
 
 def test_version_without_git_hashes_the_files(tmp_path):
     one = tmp_path / "Snakefile"
     one.write_text("rule a:\n    shell: 'true'\n")
-    first, _ = wi.workflow_version(str(tmp_path), [str(one)])
+    first, _ = workflow_version(str(tmp_path), [str(one)])
     assert first.startswith("sha256:")
-    assert wi.workflow_version(str(tmp_path), [str(one)])[0] == first
+    assert workflow_version(str(tmp_path), [str(one)])[0] == first
     one.write_text("rule a:\n    shell: 'false'\n")
-    assert wi.workflow_version(str(tmp_path), [str(one)])[0] != first
+    assert workflow_version(str(tmp_path), [str(one)])[0] != first
 
 
 def test_run_block_is_cut_out_of_the_rule():
-    rule = ("rule report:\n    input: 'x'\n    output: 'y'\n    run:\n        with open(output[0], 'w') as f:\n"
-            "            f.write('hi')\n\n        print('done')\n")
+    rule = (
+        "rule report:\n    input: 'x'\n    output: 'y'\n    run:\n        with open(output[0], 'w') as f:\n"
+        "            f.write('hi')\n\n        print('done')\n"
+    )
     expected = "run:\n    with open(output[0], 'w') as f:\n        f.write('hi')\n\n    print('done')\n"
     assert wi.run_block(rule) == expected
 
@@ -57,7 +66,7 @@ def test_exit_code_from_exception_chains():
         try:
             subprocess.run(["sh", "-c", "exit 4"], check=True)
         except subprocess.CalledProcessError:
-            raise RuntimeError("spawned job failed")
+            raise RuntimeError("spawned job failed")  # noqa: B904 (the implicit __context__ is what is tested)
     except RuntimeError as error:
         assert wi.exit_code_of(error) == 4
 

@@ -1,10 +1,16 @@
 """Snakemake 9 logger plugin `flowledger`: `snakemake --logger flowledger` records lineage.
 
-Snakemake discovers this package by its name (`snakemake_logger_plugin_<name>`) and reads
-`LogHandler` and `LogHandlerSettings` from it. Importing it must stay cheap and must never fail, since
-Snakemake imports every installed logger plugin on every invocation: the core and the tracker are
-imported only when Snakemake builds the handler. (No `from __future__ import annotations` here:
-Snakemake turns the settings' field types into argparse types, so they must be real types.)
+The Snakemake 9 intake. Snakemake discovers this package by its name (`snakemake_logger_plugin_<name>`)
+and reads `LogHandler` and `LogHandlerSettings` from it. Importing it must stay cheap and must never
+fail, since Snakemake imports every installed logger plugin on every invocation: the core and the
+tracker are imported only when Snakemake builds the handler. (No `from __future__ import annotations`
+here, and `Optional` rather than `X | None`: Snakemake turns the settings' field types into argparse
+types, and accepts only plain types and `typing.Optional`.)
+
+Modules: `events` (intake: records and messages -> event dataclasses), `workflow_info` (intake: what
+Snakemake's live objects know), `tracker` (`Tracker`: the state of one invocation), `mapping` (pure:
+Snakemake's data -> TransformSpec, run fields, paths), `handler8` (the Snakemake 8 intake), `hooks`
+(the `flowledger snakemake` commands).
 """
 
 import logging
@@ -12,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from snakemake_interface_logger_plugins.base import LogHandlerBase
+from snakemake_interface_logger_plugins.common import LogEvent
 from snakemake_interface_logger_plugins.settings import LogHandlerSettingsBase
 
 __version__ = "0.1.0"
@@ -20,33 +27,33 @@ SNAKEMAKE_LOGGER = "snakemake.logging"
 
 @dataclass
 class LogHandlerSettings(LogHandlerSettingsBase):
-    db: Optional[str] = field(
+    db: Optional[str] = field(  # noqa: UP045 (see the module docstring)
         default=None,
         metadata={
             "help": "Ledger file (default: $FLOWLEDGER_DB, else the nearest .flowledger/ledger.db, "
-                    "else the per-user ledger)",
+            "else the per-user ledger)",
             "env_var": True,
         },
     )
-    name: Optional[str] = field(
+    name: Optional[str] = field(  # noqa: UP045 (see the module docstring)
         default=None,
         metadata={
             "help": "Name of the workflow's Transform (default: the workflow directory's name)",
             "env_var": True,
         },
     )
-    wait: Optional[float] = field(
+    wait: Optional[float] = field(  # noqa: UP045 (see the module docstring)
         default=None,
         metadata={
             "help": "Seconds to wait at the end for the ledger to be written (default: 300); a ledger locked "
-                    "for longer is given up on with a warning",
+            "for longer is given up on with a warning",
             "env_var": True,
         },
     )
 
 
 class LogHandler(LogHandlerBase):
-    """Feeds Snakemake's log records to a `WorkflowTracker`.
+    """Feeds Snakemake's log records, parsed by `events.from_record`, to a `Tracker`.
 
     `emit` runs on Snakemake's queue-listener thread, one record at a time, so it needs no lock. A
     filter on Snakemake's logger runs synchronously in the emitting thread; it only remembers the live
@@ -58,7 +65,7 @@ class LogHandler(LogHandlerBase):
         self._probe: Any = None
         try:
             from .events import from_record
-            from .tracker import TrackerSettings, WorkflowTracker
+            from .tracker import Tracker, TrackerSettings
 
             self._from_record = from_record
 
@@ -67,15 +74,13 @@ class LogHandler(LogHandlerBase):
             tracker_settings = TrackerSettings(db=settings.db, name=settings.name)
             if settings.wait is not None:
                 tracker_settings.wait = float(settings.wait)
-            self._tracker = WorkflowTracker(tracker_settings, snakemake_major=9, is_dryrun=lambda: dryrun)
+            self._tracker = Tracker(tracker_settings, snakemake_major=9, is_dryrun=lambda: dryrun)
             if not dryrun:
                 self._probe = _StackProbe(self._tracker)
                 logging.getLogger(SNAKEMAKE_LOGGER).addFilter(self._probe)
         except Exception as error:  # never stop Snakemake from starting
-            from .recording import Warner
-
-            Warner().warn_error("flowledger could not start recording", error)
             self._tracker = None
+            warn_failed("starting the Snakemake logger plugin", error)
 
     def emit(self, record: logging.LogRecord) -> None:
         tracker = self._tracker
@@ -129,14 +134,32 @@ class _StackProbe(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             kind = getattr(record, "event", None)
-            if kind in _PROBED:
-                self.tracker.probe_stack(str(kind), getattr(record, "jobid", None))
+            if kind in PROBED:
+                self.tracker.probe_stack(kind, getattr(record, "jobid", None))
         except Exception:
             pass
         return True
 
 
-_PROBED = ("job_info", "job_error")  # LogEvent is a StrEnum: its members compare equal to these
+PROBED = frozenset({LogEvent.JOB_INFO, LogEvent.JOB_ERROR})  # the events whose emitting stack holds more
+
+
+def warn_failed(what: str, error: BaseException) -> None:
+    """The one warning, when the plugin itself cannot start (or the handler script fails) before a tracker
+    and its `WarnOnce` exist. Never raises."""
+    try:
+        from flowledger.plugin_api import WarnOnce
+
+        WarnOnce().failed(what, error)
+    except Exception:  # the core itself cannot be imported: still one line, and Snakemake goes on
+        import sys
+
+        print(
+            f"WARNING: flowledger could not record lineage ({what}: {type(error).__name__}: {error}); "
+            "the pipeline is not affected.",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 __all__ = ["LogHandler", "LogHandlerSettings"]

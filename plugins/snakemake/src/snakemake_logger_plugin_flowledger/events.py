@@ -1,46 +1,295 @@
-"""Turn what Snakemake emits into one neutral `Event` shape.
+"""Intake: what Snakemake logs, parsed into small event dataclasses (no state, no ledger).
 
-Snakemake 9 sends `logging.LogRecord`s with an `event` attribute; Snakemake 8 calls a handler with plain
-dicts keyed by `level`. The field names differ too (`rule_name` vs `name`, `job_id` vs `jobid`). The
-tracker should not care which version it talks to, so both are normalised here, and nothing in this
-module keeps state or touches the ledger.
+Snakemake 9 hands the logger plugin `logging.LogRecord`s whose `event` attribute is a `LogEvent`;
+Snakemake 8 calls the handler script with plain dicts keyed by a `level` string. The field names differ
+too (`rule_name` vs `name`, `job_id` vs `jobid`). Each dataclass here parses both (`from_record` for 9,
+`from_message` for 8), and two explicit tables say which dataclass parses which event:
+`SNAKEMAKE9` (keyed by Snakemake's own `LogEvent`) and `SNAKEMAKE8` (keyed by Snakemake 8's level
+string). Events in neither table are dropped at the door. The tracker never learns which Snakemake
+spoke.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# Event kinds the tracker understands; everything else is dropped at the door.
-WORKFLOW_STARTED = "workflow_started"
-RESOURCES_INFO = "resources_info"
-RUN_INFO = "run_info"
-JOB_INFO = "job_info"
-SHELLCMD = "shellcmd"
-JOB_FINISHED = "job_finished"
-JOB_ERROR = "job_error"
-ERROR = "error"
-INFO = "info"
+from snakemake_interface_logger_plugins.common import LogEvent
 
 LOGFILE_MESSAGE = "Complete log"  # "Complete log(s): PATH" (9) / "Complete log: PATH" (8)
 INTERRUPT_MESSAGE = "Terminating processes on user request"  # Ctrl-C; 9 sends no error event for it
 PLAIN_MESSAGES = (LOGFILE_MESSAGE, INTERRUPT_MESSAGE)
+CANCELLED_MESSAGE = "Cancelling snakemake on user request"  # Snakemake 8's Ctrl-C error text
+
+Record = logging.LogRecord
+Message8 = Mapping[str, Any]
 
 
-@dataclass
-class Event:
-    kind: str
-    time: float
-    thread: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+# ---- the events --------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class _Event:
+    time: float = 0.0  # when Snakemake logged it (epoch seconds)
+    thread: str | None = None  # the thread that logged it: a job's error message comes from the job's thread
 
 
+@dataclass(frozen=True, kw_only=True)
+class WorkflowStarted(_Event):
+    """Snakemake 9 only, once per invocation (dry and no-op runs too)."""
+
+    workflow_id: str | None = None
+    snakemake_version: str | None = None
+    host: str | None = None
+    user: str | None = None
+    python_version: str | None = None
+    platform: str | None = None
+    cmd: str | None = None
+    basedir: str | None = None
+    rundir: str | None = None
+    cwd: str | None = None
+    configfiles: tuple[str, ...] | None = None  # None: not told
+    snakefile_main: str | None = None  # the user's Snakefile (the event's `snakefile` is Snakemake's own)
+    config_md5: str | None = None
+
+    @classmethod
+    def from_record(cls, record: Record) -> WorkflowStarted:
+        attrs = record.__dict__
+        texts: dict[str, Any] = {name: _text(attrs.get(name)) for name in _WORKFLOW_TEXTS}
+        return cls(
+            **_when(record),
+            workflow_id=_text(attrs.get("workflow_id")) or None,
+            configfiles=None if "configfiles" not in attrs else tuple(file_list(attrs.get("configfiles"))),
+            **texts,
+        )
+
+
+_WORKFLOW_TEXTS = (
+    "snakemake_version",
+    "host",
+    "user",
+    "python_version",
+    "platform",
+    "cmd",
+    "basedir",
+    "rundir",
+    "cwd",
+    "snakefile_main",
+    "config_md5",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourcesInfo(_Event):
+    cores: int | None = None
+
+    @classmethod
+    def from_record(cls, record: Record) -> ResourcesInfo | None:
+        if "cores" not in record.__dict__:  # the other resources_info (nodes, provided resources)
+            return None
+        return cls(**_when(record), cores=jsonable(record.__dict__["cores"]))
+
+    @classmethod
+    def from_message(cls, msg: Message8) -> ResourcesInfo | None:
+        found = _PROVIDED_CORES.search(str(msg.get("msg") or ""))
+        return cls(**_when8(msg), cores=int(found.group(1))) if found else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunInfo(_Event):
+    stats: dict[str, int] | None = None  # jobs per rule, and "total"
+
+    @classmethod
+    def from_record(cls, record: Record) -> RunInfo:
+        return cls(**_when(record), stats=jsonable(record.__dict__.get("stats")))
+
+    @classmethod
+    def from_message(cls, msg: Message8) -> RunInfo:
+        return cls(**_when8(msg), stats=parse_job_stats(msg.get("msg")))
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobInfo(_Event):
+    """A job about to run (also sent, for jobs that never run, by dry runs and `--touch`)."""
+
+    jobid: int | None = None
+    rule: str | None = None
+    rule_msg: str | None = None  # the rule's `message:`
+    input: tuple[str, ...] = ()
+    output: tuple[str, ...] = ()
+    log: tuple[str, ...] = ()
+    benchmark: tuple[str, ...] = ()
+    wildcards: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+    resources: dict[str, Any] = field(default_factory=dict)
+    threads: int | None = None
+    priority: Any = None
+    local: bool | None = None
+    is_checkpoint: bool | None = None
+    shellcmd: str | None = None  # Snakemake 9; Snakemake 8 sends it as its own `shellcmd` message
+
+    @classmethod
+    def from_record(cls, record: Record) -> JobInfo:
+        return cls(**_when(record), **_job_fields(record.__dict__, rule=record.__dict__.get("rule_name")))
+
+    @classmethod
+    def from_message(cls, msg: Message8) -> JobInfo:
+        return cls(**_when8(msg), **_job_fields(msg, rule=msg.get("name")))
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobError(JobInfo):
+    """A job failed. It says neither why nor with which exit code: that is the `Error` just before it."""
+
+    conda_env: Any = None
+    container_img: Any = None
+
+    @classmethod
+    def from_record(cls, record: Record) -> JobError:
+        attrs = record.__dict__
+        return cls(
+            **_when(record),
+            **_job_fields(attrs, rule=attrs.get("rule_name")),
+            conda_env=jsonable(attrs.get("conda_env")),
+            container_img=jsonable(attrs.get("container_img")),
+        )
+
+    @classmethod
+    def from_message(cls, msg: Message8) -> JobError:
+        return cls(**_when8(msg), **_job_fields(msg, rule=msg.get("name")), conda_env=jsonable(msg.get("conda_env")))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShellCmd(_Event):
+    """Snakemake 8: the command of the job its thread logged just before (it carries no jobid)."""
+
+    shellcmd: str | None = None
+
+    @classmethod
+    def from_message(cls, msg: Message8) -> ShellCmd:
+        return cls(**_when8(msg), shellcmd=msg.get("msg"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobFinished(_Event):
+    jobid: int | None = None
+
+    @classmethod
+    def from_record(cls, record: Record) -> JobFinished:
+        attrs = record.__dict__
+        return cls(**_when(record), jobid=_int(attrs.get("job_id", attrs.get("jobid"))))
+
+    @classmethod
+    def from_message(cls, msg: Message8) -> JobFinished:
+        return cls(**_when8(msg), jobid=_int(msg.get("jobid")))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Error(_Event):
+    """An error message: a job's exception (logged just before its JobError) or the workflow's."""
+
+    msg: str = ""
+    exception: str | None = None  # the exception's class name
+
+    @property
+    def exit_code(self) -> int | None:
+        return parse_exit_code(self.msg)
+
+    @property
+    def is_interrupt(self) -> bool:
+        return self.exception == "KeyboardInterrupt" or CANCELLED_MESSAGE in self.msg
+
+    @classmethod
+    def from_record(cls, record: Record) -> Error:
+        return cls(**_when(record), msg=_message(record), exception=_text(record.__dict__.get("exception")))
+
+    @classmethod
+    def from_message(cls, msg: Message8) -> Error:
+        text = _text(msg.get("msg")) or ""
+        exception = text.split(":", 1)[0] if _EXCEPTION_LINE.match(text) else None
+        return cls(**_when8(msg), msg=text, exception=exception)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Message(_Event):
+    """A plain message. Two matter: the name of Snakemake's own log file, and Ctrl-C."""
+
+    msg: str = ""
+
+    @property
+    def is_interrupt(self) -> bool:
+        return self.msg.startswith(INTERRUPT_MESSAGE)
+
+    @property
+    def logfile(self) -> str | None:
+        """The (first) path of "Complete log(s): PATH[, PATH]", as Snakemake printed it."""
+        if not self.msg.startswith(LOGFILE_MESSAGE) or ":" not in self.msg:
+            return None
+        return self.msg.split(":", 1)[1].strip().split(", ")[0] or None
+
+    @classmethod
+    def from_record(cls, record: Record) -> Message | None:
+        text = getattr(record, "msg", None)
+        if isinstance(text, str) and text.startswith(PLAIN_MESSAGES):
+            return cls(**_when(record), msg=text)
+        return None
+
+    @classmethod
+    def from_message(cls, msg: Message8) -> Message:
+        return cls(**_when8(msg), msg=_text(msg.get("msg")) or "")
+
+
+Event = WorkflowStarted | ResourcesInfo | RunInfo | JobInfo | JobError | ShellCmd | JobFinished | Error | Message
+
+
+# ---- which dataclass parses which event --------------------------------------------------------
+SNAKEMAKE9: dict[LogEvent, Callable[[Record], Event | None]] = {
+    LogEvent.WORKFLOW_STARTED: WorkflowStarted.from_record,
+    LogEvent.RESOURCES_INFO: ResourcesInfo.from_record,
+    LogEvent.RUN_INFO: RunInfo.from_record,
+    LogEvent.JOB_INFO: JobInfo.from_record,  # carries the shell command: SHELLCMD is not needed
+    LogEvent.JOB_FINISHED: JobFinished.from_record,
+    LogEvent.JOB_ERROR: JobError.from_record,
+    LogEvent.ERROR: Error.from_record,
+}
+"""Snakemake 9: a record's `event` -> its parser. Plain records (no `event`) go to `Message.from_record`."""
+
+SNAKEMAKE8: dict[str, Callable[[Message8], Event | None]] = {
+    "resources_info": ResourcesInfo.from_message,
+    "run_info": RunInfo.from_message,
+    "job_info": JobInfo.from_message,
+    "shellcmd": ShellCmd.from_message,
+    "job_finished": JobFinished.from_message,
+    "job_error": JobError.from_message,
+    "error": Error.from_message,
+    "info": Message.from_message,
+}
+"""Snakemake 8: a message's `level` -> its parser (the same dataclasses as for Snakemake 9)."""
+
+
+def from_record(record: Record) -> Event | None:
+    """A Snakemake 9 `LogRecord` as an event (None for records the tracker does not need)."""
+    kind = getattr(record, "event", None)
+    if kind is None:
+        return Message.from_record(record)
+    parse = SNAKEMAKE9.get(kind)  # LogEvent is a StrEnum: a record's plain "job_info" finds it too
+    return parse(record) if parse is not None else None
+
+
+def from_message(msg: Message8) -> Event | None:
+    """A Snakemake 8 handler message as an event (None for messages the tracker does not need)."""
+    parse = SNAKEMAKE8.get(str(msg.get("level")))
+    return parse(msg) if parse is not None else None
+
+
+# ---- parsing helpers ---------------------------------------------------------------------------
 _EXIT_STATUS = re.compile(r"non-zero exit status (-?\d+)")
 _PROVIDED_CORES = re.compile(r"Provided cores: (\d+)")
+_EXCEPTION_LINE = re.compile(r"^\w+(Error|Exception|Interrupt):")
 
 
 def parse_exit_code(text: str | None) -> int | None:
@@ -108,17 +357,19 @@ def file_list(value: Any) -> list[str]:
         return [str(value)]
 
 
-def _job_data(src: dict[str, Any], rule: Any) -> dict[str, Any]:
-    data = {
+def _job_fields(src: Mapping[str, Any], *, rule: Any) -> dict[str, Any]:
+    """The JobInfo fields of a job_info / job_error record (9) or message (8)."""
+    rule_msg = src["rule_msg"] if "rule_msg" in src else src.get("msg")  # Snakemake 8 calls it msg
+    return {
         "jobid": _int(src.get("jobid")),
-        "rule": None if rule is None else str(rule),
-        "rule_msg": src["rule_msg"] if "rule_msg" in src else src.get("msg"),  # SM8 calls it msg
-        "input": file_list(src.get("input")),
-        "output": file_list(src.get("output")),
-        "log": file_list(src.get("log")),
-        "benchmark": file_list(src.get("benchmark")),
+        "rule": _text(rule),
+        "rule_msg": _text(rule_msg),
+        "input": tuple(file_list(src.get("input"))),
+        "output": tuple(file_list(src.get("output"))),
+        "log": tuple(file_list(src.get("log"))),
+        "benchmark": tuple(file_list(src.get("benchmark"))),
         "wildcards": jsonable(src.get("wildcards") or {}),
-        "reason": None if src.get("reason") is None else str(src.get("reason")),
+        "reason": _text(src.get("reason")),
         "resources": jsonable(src.get("resources") or {}),
         "threads": src.get("threads"),
         "priority": jsonable(src.get("priority")),
@@ -126,56 +377,18 @@ def _job_data(src: dict[str, Any], rule: Any) -> dict[str, Any]:
         "is_checkpoint": src.get("is_checkpoint"),
         "shellcmd": src.get("shellcmd"),
     }
-    if data["rule_msg"] is not None:
-        data["rule_msg"] = str(data["rule_msg"])
-    return data
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+def _when(record: Record) -> dict[str, Any]:
+    return {"time": float(getattr(record, "created", 0.0) or 0.0), "thread": getattr(record, "threadName", None)}
 
 
-def from_record(record: Any) -> Event | None:
-    """Normalise a Snakemake 9 `LogRecord` (None for records the tracker does not need)."""
-    kind = getattr(record, "event", None)
-    attrs = record.__dict__
-    time = float(getattr(record, "created", 0.0) or 0.0)
-    thread = getattr(record, "threadName", None)
-    if kind is None:  # a plain message: only the log file's name and a Ctrl-C matter
-        text = getattr(record, "msg", None)
-        if isinstance(text, str) and text.startswith(PLAIN_MESSAGES):
-            return Event(INFO, time, thread, {"msg": text})
-        return None
-    kind = str(getattr(kind, "value", kind))
-    if kind == WORKFLOW_STARTED:
-        keys = ("workflow_id", "snakemake_version", "host", "user", "python_version", "platform",
-                "cmd", "basedir", "rundir", "cwd", "configfiles", "snakefile_main", "config_md5")
-        data = {k: jsonable(attrs.get(k)) for k in keys if k in attrs}
-        return Event(WORKFLOW_STARTED, time, thread, data)
-    if kind == RESOURCES_INFO:
-        if "cores" not in attrs:
-            return None
-        return Event(RESOURCES_INFO, time, thread, {"cores": jsonable(attrs.get("cores"))})
-    if kind == RUN_INFO:
-        return Event(RUN_INFO, time, thread, {"stats": jsonable(attrs.get("stats"))})
-    if kind == JOB_INFO:
-        return Event(JOB_INFO, time, thread, _job_data(attrs, attrs.get("rule_name")))
-    if kind == JOB_FINISHED:
-        return Event(JOB_FINISHED, time, thread, {"jobid": _int(attrs.get("job_id", attrs.get("jobid")))})
-    if kind == JOB_ERROR:
-        data = _job_data(attrs, attrs.get("rule_name"))
-        data["conda_env"] = jsonable(attrs.get("conda_env"))
-        data["container_img"] = jsonable(attrs.get("container_img"))
-        return Event(JOB_ERROR, time, thread, data)
-    if kind == ERROR:
-        return Event(ERROR, time, thread, {"msg": _message(record), "exception": attrs.get("exception")})
-    return None
+def _when8(msg: Message8) -> dict[str, Any]:
+    """Snakemake 8 calls the handler in the thread that logs, and stamps the message itself."""
+    return {"time": float(msg.get("timestamp") or 0.0), "thread": threading.current_thread().name}
 
 
-def _message(record: Any) -> str:
+def _message(record: Record) -> str:
     msg = getattr(record, "msg", None)
     if record.__dict__.get("args"):
         try:
@@ -185,31 +398,12 @@ def _message(record: Any) -> str:
     return "" if msg is None else str(msg)
 
 
-def from_message(msg: dict[str, Any]) -> Event | None:
-    """Normalise a Snakemake 8 handler message (None for messages the tracker does not need)."""
-    level = msg.get("level")
-    time = float(msg.get("timestamp") or 0.0)
-    thread = threading.current_thread().name
-    if level == "job_info":
-        return Event(JOB_INFO, time, thread, _job_data(msg, msg.get("name")))
-    if level == "shellcmd":
-        return Event(SHELLCMD, time, thread, {"shellcmd": msg.get("msg")})
-    if level == "job_finished":
-        return Event(JOB_FINISHED, time, thread, {"jobid": _int(msg.get("jobid"))})
-    if level == "job_error":
-        data = _job_data(msg, msg.get("name"))
-        data["conda_env"] = jsonable(msg.get("conda_env"))
-        data["container_img"] = None
-        return Event(JOB_ERROR, time, thread, data)
-    if level == "error":
-        text = "" if msg.get("msg") is None else str(msg.get("msg"))
-        exception = text.split(":", 1)[0] if re.match(r"^\w+(Error|Exception|Interrupt):", text) else None
-        return Event(ERROR, time, thread, {"msg": text, "exception": exception})
-    if level == "resources_info":
-        found = _PROVIDED_CORES.search(str(msg.get("msg") or ""))
-        return Event(RESOURCES_INFO, time, thread, {"cores": int(found.group(1))}) if found else None
-    if level == "run_info":
-        return Event(RUN_INFO, time, thread, {"stats": parse_job_stats(msg.get("msg"))})
-    if level == "info":
-        return Event(INFO, time, thread, {"msg": msg.get("msg")})
-    return None
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

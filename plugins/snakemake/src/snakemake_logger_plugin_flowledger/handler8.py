@@ -1,10 +1,12 @@
 """Snakemake 8 log handler script: `snakemake --log-handler-script "$(flowledger snakemake handler-path)"`.
 
-Snakemake 8 loads this file as a module named `log` and calls `log_handler(msg)` synchronously, from
-the scheduler thread and the job thread pool, so everything here runs under a lock and stays quick
-(writes go to the tracker's background recorder). Snakemake 8.30 hands every message after the first
-to the handler twice (the same dict): the first call marks it `_seen`. Snakemake 8 has no run id and
-no end-of-workflow message: the tracker makes a uuid4, and the run is finished at interpreter exit.
+The Snakemake 8 intake. Messages are dicts keyed by a `level` string, which `events.SNAKEMAKE8` maps onto
+the same event dataclasses (and so the same tracker handlers) as Snakemake 9's `LogEvent`s. Snakemake 8
+loads this file as a module named `log` and calls `log_handler(msg)` synchronously, from the scheduler
+thread and the job thread pool, so everything here runs under a lock and stays quick (writes go to the
+tracker's background recorder). Snakemake 8.30 hands every message after the first to the handler twice
+(the same dict): the first call marks it `_seen`. Snakemake 8 has no run id and no end-of-workflow
+message: the tracker makes a uuid4, and the run is finished at interpreter exit.
 """
 
 from __future__ import annotations
@@ -29,26 +31,42 @@ def log_handler(msg: dict) -> None:
         if msg.get("_seen"):
             return
         msg["_seen"] = True
-        level = msg.get("level")
-        if level not in _WANTED:
+        # imported here, not at load time: a broken install must not stop Snakemake from loading this file
+        from snakemake_logger_plugin_flowledger.events import SNAKEMAKE8
+
+        parse = SNAKEMAKE8.get(str(msg.get("level")))
+        if parse is None:
             return
         with _lock:
             tracker = _get_tracker()
             if tracker is None:
                 return
-            tracker.probe_stack(level, msg.get("jobid"))  # the handler runs inline: the stack is Snakemake's
-            from snakemake_logger_plugin_flowledger.events import from_message
-
-            event = from_message(msg)
+            tracker.probe_stack(msg.get("level"), msg.get("jobid"))  # runs inline: the stack is Snakemake's
+            event = parse(msg)
             if event is not None:
                 tracker.handle(event)
     except Exception as error:  # a bug here (or a broken install) must not reach Snakemake
         _disabled = True
-        print(f"WARNING: flowledger stopped recording this workflow ({type(error).__name__}: {error}); the "
-              "workflow is not affected.", file=sys.stderr, flush=True)
+        _warn_failed(error)
 
 
-_WANTED = {"job_info", "shellcmd", "job_finished", "job_error", "error", "resources_info", "run_info", "info"}
+def _warn_failed(error: BaseException) -> None:
+    """One warning, through the tracker's WarnOnce when there is one (it may have warned already)."""
+    what = "the Snakemake 8 log handler stopped after an internal error"
+    try:
+        if _tracker is not None:
+            _tracker.warn.failed(what, error)
+            return
+        from snakemake_logger_plugin_flowledger import warn_failed
+
+        warn_failed(what, error)
+    except Exception:  # the plugin itself cannot be imported: still one line, and Snakemake goes on
+        print(
+            f"WARNING: flowledger could not record lineage ({what}: {type(error).__name__}: {error}); "
+            "the pipeline is not affected.",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _snakemake_logger() -> Any:
@@ -70,7 +88,7 @@ def _get_tracker() -> Any:
     if not _is_main_process():
         _disabled = True
         return None
-    from snakemake_logger_plugin_flowledger.tracker import TrackerSettings, WorkflowTracker
+    from snakemake_logger_plugin_flowledger.tracker import Tracker, TrackerSettings
 
     settings = TrackerSettings(
         db=os.environ.get("SNAKEMAKE_LOGGER_FLOWLEDGER_DB") or None,
@@ -80,7 +98,7 @@ def _get_tracker() -> Any:
         settings.wait = float(os.environ["SNAKEMAKE_LOGGER_FLOWLEDGER_WAIT"])
     except (KeyError, ValueError):
         pass
-    _tracker = WorkflowTracker(settings, snakemake_major=8, is_dryrun=_is_dryrun)
+    _tracker = Tracker(settings, snakemake_major=8, is_dryrun=_is_dryrun)
     _register_exit(_finish)
     return _tracker
 

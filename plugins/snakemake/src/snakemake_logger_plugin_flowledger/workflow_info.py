@@ -1,25 +1,73 @@
-"""Lookups in Snakemake's live objects: what the events leave out.
+"""Intake: lookups in Snakemake's live objects, for what the events leave out.
 
 Events carry no named params, no conda environment or container, no rule source and no exit code.
 The running `Workflow` (`sys.modules["snakemake.workflow"].workflow`) and the emitting thread's stack
-have them. All of this is private Snakemake API (checked on 8.30 and 9.27): every function here
-returns None or an empty value instead of raising, and the tracker falls back to event data.
+have them. All of this is private Snakemake API (checked on 8.30 and 9.27, by tests/snakemake/
+test_canary.py): every function here returns None or an empty value instead of raising, and the
+tracker falls back to event data. What is read comes back as small dataclasses (`WorkflowFacts`,
+`RuleSource`, `JobDetails`) that `mapping` turns into ledger records.
 """
 
 from __future__ import annotations
 
+import getpass
 import hashlib
-import json
 import os
+import platform
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass, field
 from subprocess import CalledProcessError
+from types import FrameType
 from typing import Any
 
-from .events import jsonable
+from .events import WorkflowStarted, jsonable
 
 _SNAKEMAKE_DIR = os.sep + "snakemake" + os.sep  # Snakemake's own modules, not this plugin's
+
+
+@dataclass(frozen=True)
+class WorkflowFacts:
+    """The workflow as its run records it: from workflow_started (9) or the live Workflow (8), and the disk."""
+
+    snakefile: str | None  # absolute
+    source: str | None  # the Snakefile's text
+    basedir: str  # absolute
+    workdir: str
+    files: tuple[str, ...]  # Snakefiles and the scripts/notebooks of its rules, absolute
+    files_sha256: str  # see files_digest
+    git: dict[str, Any] | None  # see git_state
+    cmd: str
+    configfiles: list[str]
+    config_md5: str | None  # Snakemake 9's; None: compute it from `config`
+    config: Any
+    snakemake_version: str | None
+    host: str
+    platform: str
+    python_version: str
+    cores: int | None
+    declared_version: str | None  # a `__version__ = ...` in the Snakefile
+    user: str | None
+
+
+@dataclass(frozen=True)
+class RuleSource:
+    """What a rule runs. kind: shell, script, notebook, wrapper, run, rule (none of those), None (unknown)."""
+
+    kind: str | None = None
+    source: str | None = None
+    reference: str | None = None  # where it is: Snakefile:line, the script's path, the wrapper's id
+
+
+@dataclass(frozen=True)
+class JobDetails:
+    """What a live Job knows beyond its job_info (None: not known)."""
+
+    params: dict[str, Any] | None = None  # named params
+    params_positional: list[Any] = field(default_factory=list)
+    conda_env: dict[str, str] | None = None  # see conda_env_of
+    container: str | None = None
 
 
 def live_workflow() -> Any | None:
@@ -31,7 +79,7 @@ def live_workflow() -> Any | None:
 def job_from_stack(max_depth: int = 16) -> Any | None:
     """The `Job` whose `log_info()` is emitting the current job_info message, if any."""
     try:
-        frame = sys._getframe(1)
+        frame: FrameType | None = sys._getframe(1)
         for _ in range(max_depth):
             if frame is None:
                 return None
@@ -48,7 +96,7 @@ def job_from_stack(max_depth: int = 16) -> Any | None:
 def exception_from_stack(max_depth: int = 24) -> BaseException | None:
     """The exception being handled by the caller that logs a job error (`LocalExecutor._callback`)."""
     try:
-        frame = sys._getframe(1)
+        frame: FrameType | None = sys._getframe(1)
         for _ in range(max_depth):
             if frame is None:
                 break
@@ -85,35 +133,38 @@ def describe_exception(error: BaseException | None) -> str | None:
     if type(error).__name__ == "SpawnedJobError":
         inner = error.__context__ or error.__cause__
         code = exit_code_of(error)
-        return ("the job's child process (a `run:` block runs in `python -m snakemake`) failed"
-                + (f" with exit status {code}" if code is not None else "")
-                + "; its traceback is in Snakemake's console output"
-                + (f" ({type(inner).__name__})" if inner is not None else ""))
+        return (
+            "the job's child process (a `run:` block runs in `python -m snakemake`) failed"
+            + (f" with exit status {code}" if code is not None else "")
+            + "; its traceback is in Snakemake's console output"
+            + (f" ({type(inner).__name__})" if inner is not None else "")
+        )
     return f"{type(error).__name__}: {error}"
 
 
 # ---- jobs ----------------------------------------------------------------------------------------
-def job_details(job: Any) -> dict[str, Any]:
+def job_details(job: Any) -> JobDetails:
     """Named params, conda environment and container image of a live Job."""
-    details: dict[str, Any] = {}
+    params: dict[str, Any] | None = None
+    unnamed: list[Any] = []
+    conda: dict[str, str] | None = None
+    container: str | None = None
     try:
-        params = job.params
-        details["params"] = {str(k): jsonable(v) for k, v in params.items()}
-        covered = _named_indices(params)
-        unnamed = [jsonable(v) for i, v in enumerate(params) if i not in covered]
-        if unnamed:
-            details["params_positional"] = unnamed
+        values = job.params
+        params = {str(k): jsonable(v) for k, v in values.items()}
+        covered = _named_indices(values)
+        unnamed = [jsonable(v) for i, v in enumerate(values) if i not in covered]
     except Exception:
         pass
     try:
-        details["conda_env"] = conda_env_of(job.conda_env_spec)
+        conda = conda_env_of(job.conda_env_spec)
     except Exception:
         pass
     try:
-        details["container"] = job.container_img_url
+        container = job.container_img_url
     except Exception:
         pass
-    return details
+    return JobDetails(params=params, params_positional=unnamed, conda_env=conda, container=container)
 
 
 def _named_indices(params: Any) -> set[int]:
@@ -151,8 +202,8 @@ def job_for_id(workflow: Any, jobid: int) -> Any | None:
 
 
 # ---- rules ---------------------------------------------------------------------------------------
-def rule_source(workflow: Any, rule_name: str) -> dict[str, Any]:
-    """{"kind", "source", "reference"} of a rule: what its Transform version hashes.
+def rule_source(workflow: Any, rule_name: str) -> RuleSource:
+    """What a rule runs, and where it is: its Transform's source code (what its version hashes).
 
     shell: the command template; script/notebook: the file's content; wrapper: its identifier;
     run: the `run:` block's text from the Snakefile; a rule without any of them: its whole definition.
@@ -162,24 +213,23 @@ def rule_source(workflow: Any, rule_name: str) -> dict[str, Any]:
     except Exception:
         rule = None
     if rule is None:
-        return {"kind": None, "source": None, "reference": None}
+        return RuleSource()
     try:
         if getattr(rule, "shellcmd", None):
-            return {"kind": "shell", "source": str(rule.shellcmd), "reference": _rule_location(workflow, rule)}
+            return RuleSource("shell", str(rule.shellcmd), _rule_location(workflow, rule))
         for kind in ("script", "notebook"):
             path = getattr(rule, kind, None)
             if path:
                 resolved = _resolve_rule_file(rule, str(path))
-                return {"kind": kind, "source": _read(resolved), "reference": resolved or str(path)}
+                return RuleSource(kind, _read(resolved), resolved or str(path))
         if getattr(rule, "wrapper", None):
-            return {"kind": "wrapper", "source": str(rule.wrapper), "reference": str(rule.wrapper)}
+            return RuleSource("wrapper", str(rule.wrapper), str(rule.wrapper))
         block = rule_text(workflow, rule)
         if getattr(rule, "is_run", False):
-            return {"kind": "run", "source": run_block(block) if block else None,
-                    "reference": _rule_location(workflow, rule)}
-        return {"kind": "rule", "source": block, "reference": _rule_location(workflow, rule)}
+            return RuleSource("run", run_block(block) if block else None, _rule_location(workflow, rule))
+        return RuleSource("rule", block, _rule_location(workflow, rule))
     except Exception:
-        return {"kind": None, "source": None, "reference": None}
+        return RuleSource()
 
 
 def _rule_location(workflow: Any, rule: Any) -> str | None:
@@ -218,7 +268,7 @@ def run_block(rule_block: str) -> str:
         if stripped == "run:" or stripped.startswith("run:"):
             indent = len(line) - len(line.lstrip())
             body = [line]
-            for more in lines[i + 1:]:
+            for more in lines[i + 1 :]:
                 if more.strip() and len(more) - len(more.lstrip()) <= indent:
                     break
                 body.append(more)
@@ -262,6 +312,67 @@ def _read(path: str | None) -> str | None:
 
 
 # ---- the workflow --------------------------------------------------------------------------------
+def read_workflow(workflow: Any, started: WorkflowStarted | None, cores: int | None = None) -> WorkflowFacts:
+    """What the workflow run records about the workflow. Snakemake 9 tells most of it in workflow_started;
+    for 8 (and whatever 9 leaves out) the live Workflow, the process and the disk (git, file hashes)."""
+    told = started or WorkflowStarted()
+    snakefile = told.snakefile_main or _attr(workflow, "main_snakefile")
+    snakefile = os.path.abspath(str(snakefile)) if snakefile else None
+    basedir = told.basedir or _attr(workflow, "basedir") or (os.path.dirname(snakefile) if snakefile else os.getcwd())
+    basedir = os.path.abspath(str(basedir))
+    files = workflow_files(workflow) if workflow is not None else ([snakefile] if snakefile else [])
+    declared = _attr(workflow, "globals", {}) or {}
+    version = declared.get("__version__") if isinstance(declared, dict) else None
+    return WorkflowFacts(
+        snakefile=snakefile,
+        source=_read(snakefile),
+        basedir=basedir,
+        workdir=told.cwd or os.getcwd(),
+        files=tuple(files),
+        files_sha256=files_digest(files, basedir),
+        git=git_state(basedir),
+        cmd=told.cmd or " ".join(sys.argv),
+        configfiles=list(told.configfiles) if told.configfiles is not None else configfiles(workflow),
+        config_md5=told.config_md5,
+        config=_attr(workflow, "config"),
+        snakemake_version=told.snakemake_version or getattr(sys.modules.get("snakemake"), "__version__", None),
+        host=told.host or platform.node(),
+        platform=told.platform or platform.platform(),
+        python_version=told.python_version or sys.version,
+        cores=cores if cores is not None else workflow_cores(workflow),
+        declared_version=None if version is None else str(version),
+        user=told.user or _user(),
+    )
+
+
+def workflow_cores(workflow: Any) -> int | None:
+    try:
+        return workflow.resource_settings.cores
+    except Exception:
+        return None
+
+
+def is_touch_run(workflow: Any) -> bool:
+    """`snakemake --touch`: jobs are reported, but only their outputs' times change."""
+    return bool(_attr(workflow, "touch", False))
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return None
+
+
+def _attr(obj: Any, name: str, default: Any = None) -> Any:
+    if obj is None:
+        return default
+    try:
+        return getattr(obj, name, default)
+    except Exception:
+        return default
+
+
 def workflow_files(workflow: Any) -> list[str]:
     """Snakefiles (main and included) and the scripts/notebooks its rules run, absolute, sorted."""
     files: set[str] = set()
@@ -279,9 +390,9 @@ def workflow_files(workflow: Any) -> list[str]:
     try:
         for rule in workflow.rules:
             for kind in ("script", "notebook"):
-                path = getattr(rule, kind, None)
-                if path:
-                    resolved = _resolve_rule_file(rule, str(path))
+                declared = getattr(rule, kind, None)
+                if declared:
+                    resolved = _resolve_rule_file(rule, str(declared))
                     if resolved and os.path.isfile(resolved):
                         files.add(resolved)
     except Exception:
@@ -305,6 +416,7 @@ def files_digest(paths: list[str], root: str | None = None) -> str:
 
 def git_state(directory: str) -> dict[str, Any] | None:
     """{"commit", "dirty", "remote"} when `directory` is inside a git work tree, else None."""
+
     def git(*args: str) -> str | None:
         try:
             done = subprocess.run(["git", "-C", directory, *args], capture_output=True, text=True, timeout=10)
@@ -317,37 +429,6 @@ def git_state(directory: str) -> dict[str, Any] | None:
         return None
     status = git("status", "--porcelain", "--untracked-files=no")
     return {"commit": commit, "dirty": bool(status), "remote": git("config", "--get", "remote.origin.url")}
-
-
-def workflow_version(basedir: str, files: list[str]) -> tuple[str, dict[str, Any]]:
-    """(version, facts): git HEAD (with `-dirty-<hash>` for local edits), else `sha256:<12 hex>` of the files."""
-    digest = files_digest(files, basedir)
-    facts: dict[str, Any] = {"files_sha256": digest}
-    git = git_state(basedir)
-    if git:
-        facts["git"] = git
-        version = git["commit"][:12]
-        if git["dirty"]:
-            version += f"-dirty-{digest[:8]}"
-        return version, facts
-    return f"sha256:{digest[:12]}", facts
-
-
-def workflow_name(basedir: str) -> str:
-    """The workflow directory's name; for the standard layout (`<repo>/workflow/Snakefile`) the repo's."""
-    base = os.path.abspath(basedir)
-    name = os.path.basename(base)
-    if name == "workflow" and os.path.dirname(base) != base:
-        name = os.path.basename(os.path.dirname(base))
-    return name or "snakemake-workflow"
-
-
-def config_md5(config: Any) -> str | None:
-    """Snakemake 9's `config_md5`: md5 of the config as sorted JSON (computed the same way for 8)."""
-    try:
-        return hashlib.md5(json.dumps(config, sort_keys=True).encode()).hexdigest()
-    except Exception:
-        return None
 
 
 def configfiles(workflow: Any) -> list[str]:

@@ -78,8 +78,11 @@ def exit_code_path(error, path="ex"):
     """Where a CalledProcessError sits in an exception's chain, as workflow_info.exit_code_of walks it."""
     if isinstance(error, subprocess.CalledProcessError):
         return [path, error.returncode]
-    for attr, nexts in (("__cause__", [error.__cause__]), ("__context__", [error.__context__]),
-                        ("_include", getattr(error, "_include", None) or [])):
+    for attr, nexts in (
+        ("__cause__", [error.__cause__]),
+        ("__context__", [error.__context__]),
+        ("_include", getattr(error, "_include", None) or []),
+    ):
         for inner in nexts:
             if inner is not None and inner is not error and (found := exit_code_path(inner, f"{path}.{attr}")):
                 return found
@@ -111,32 +114,66 @@ def collect(workflow):
     fact("live_workflow", lambda: type(workflow).__name__)
     fact("version", lambda: snakemake.__version__)
     fact("register_atexit", lambda: callable(getattr(threading, "_register_atexit", None)))
-    fact("log_info_jobs", lambda: {rule: [depth, hasattr(job, "rule") and hasattr(job, "dag")]
-                                   for rule, (job, depth) in SEEN["jobs"].items()})
-    fact("dag_jobid", lambda: [SEEN["logged"], {job.rule.name: jobid for job, jobid in workflow.dag._jobid.items()
-                                                if job.rule.name in SEEN["logged"]}])
-    fact("dag_jobid_types", lambda: sorted({f"{type(k).__name__}->{type(v).__name__}"
-                                            for k, v in workflow.dag._jobid.items()}))
-    fact("linemap", lambda: [workflow.linemaps[rule_a().snakefile][rule_a().lineno],
-                             open("Snakefile").read().splitlines().index("rule a:") + 1])
+    fact(
+        "log_info_jobs",
+        lambda: {
+            rule: [depth, hasattr(job, "rule") and hasattr(job, "dag")] for rule, (job, depth) in SEEN["jobs"].items()
+        },
+    )
+    fact(
+        "dag_jobid",
+        lambda: [
+            SEEN["logged"],
+            {job.rule.name: jobid for job, jobid in workflow.dag._jobid.items() if job.rule.name in SEEN["logged"]},
+        ],
+    )
+    fact(
+        "dag_jobid_types",
+        lambda: sorted({f"{type(k).__name__}->{type(v).__name__}" for k, v in workflow.dag._jobid.items()}),
+    )
+    fact(
+        "linemap",
+        lambda: [
+            workflow.linemaps[rule_a().snakefile][rule_a().lineno],
+            open("Snakefile").read().splitlines().index("rule a:") + 1,
+        ],
+    )
     fact("params", lambda: [dict(job_a().params._names), list(job_a().params), dict(job_a().params.items())])
     fact("conda_env_spec", lambda: job_a().conda_env_spec and os.path.basename(path(job_a().conda_env_spec.file)))
     fact("container_img_url", lambda: job_a().container_img_url)
-    fact("rules", lambda: {name: {attr: str(getattr(workflow.get_rule(name), attr)) for attr in
-                                  ("shellcmd", "script", "notebook", "wrapper", "is_run")}
-                           for name in ("a", "scripted", "ran")})
+    fact(
+        "rules",
+        lambda: {
+            name: {
+                attr: str(getattr(workflow.get_rule(name), attr))
+                for attr in ("shellcmd", "script", "notebook", "wrapper", "is_run")
+            }
+            for name in ("a", "scripted", "ran")
+        },
+    )
     fact("rule_files", lambda: [os.path.basename(str(rule_a().snakefile)), path(rule_a().basedir) == os.getcwd()])
-    fact("workflow", lambda: {"main_snakefile": os.path.basename(str(workflow.main_snakefile)),
-                              "included": [os.path.basename(path(s)) for s in workflow.included],
-                              "rules": sorted(rule.name for rule in workflow.rules),
-                              "touch": workflow.touch, "basedir": str(workflow.basedir) == os.getcwd(),
-                              "config": dict(workflow.config), "version": workflow.globals.get("__version__"),
-                              "cores": workflow.resource_settings.cores,
-                              "configfiles": [os.path.basename(str(f)) for f in workflow.overwrite_configfiles]})
+    fact(
+        "workflow",
+        lambda: {
+            "main_snakefile": os.path.basename(str(workflow.main_snakefile)),
+            "included": [os.path.basename(path(s)) for s in workflow.included],
+            "rules": sorted(rule.name for rule in workflow.rules),
+            "touch": workflow.touch,
+            "basedir": str(workflow.basedir) == os.getcwd(),
+            "config": dict(workflow.config),
+            "version": workflow.globals.get("__version__"),
+            "cores": workflow.resource_settings.cores,
+            "configfiles": [os.path.basename(str(f)) for f in workflow.overwrite_configfiles],
+        },
+    )
     logger = getattr(sys.modules.get("snakemake.logging"), "logger", None)
     fact("logger", lambda: [str(getattr(logger.mode, "name", logger.mode)), logger.dryrun])
-    fact("job_errors", lambda: {rule: [depth, function, exit_code_path(error)]
-                                for rule, (error, depth, function) in SEEN["errors"].items()})
+    fact(
+        "job_errors",
+        lambda: {
+            rule: [depth, function, exit_code_path(error)] for rule, (error, depth, function) in SEEN["errors"].items()
+        },
+    )
     return facts
 
 
@@ -146,8 +183,11 @@ if __name__ == "__main__":
 
     major = int(snakemake.__version__.split(".")[0])
     # Snakemake 8.30 runs `conda info` for a job with a conda directive, even without --use-conda
-    for name, text in {"Snakefile": SNAKEFILE.format(conda='conda: "env.yaml"\n    ' if major >= 9 else ""),
-                       "config.yaml": "note: canary\n", "env.yaml": "dependencies: []\n"}.items():
+    for name, text in {
+        "Snakefile": SNAKEFILE.format(conda='conda: "env.yaml"\n    ' if major >= 9 else ""),
+        "config.yaml": "note: canary\n",
+        "env.yaml": "dependencies: []\n",
+    }.items():
         with open(name, "w") as handle:
             handle.write(text)
     args = ["--cores", "2", "--keep-going", "--configfile", "config.yaml", "--quiet"]
