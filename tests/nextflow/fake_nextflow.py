@@ -70,7 +70,7 @@ def _on_complete(config, workflow: dict):
                     return str(value).lower()
                 return "null" if value is None else str(value)
 
-            words.append(re.sub(r"\$\{([\w.]+)\}", lookup, double))
+            words.append(re.sub(r"\$\{(?:fl \{ )?([\w.]+)(?: \})?\}", lookup, double))
         else:
             words.append(single.replace("\\'", "'").replace("\\\\", "\\"))
     subprocess.run(words, check=False)

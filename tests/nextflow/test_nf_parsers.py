@@ -147,11 +147,12 @@ def test_config_text():
     assert "trace {" in text and "'http://127.0.0.1:9/nextflow'" in text and "basicToken = 'u:p'" in text
     assert "workflow.onComplete" in text and "catch (Throwable e)" in text and "'--from-hook'" in text
     for argument in (
-        "--run=${workflow.runName}",
-        "--session-id=${workflow.sessionId}",
-        "--work-dir=${workflow.workDir}",
-        "--success=${workflow.success}",
-        '"${workflow.launchDir}"',
+        "--run=${fl { workflow.runName }}",
+        "--session-id=${fl { workflow.sessionId }}",
+        "--work-dir=${fl { workflow.workDir }}",
+        "--success=${fl { workflow.success }}",
+        '"${fl { workflow.launchDir }}"',
+        "proc.waitFor(3600, java.util.concurrent.TimeUnit.SECONDS)",  # Nextflow always ends
     ):
         assert argument in text  # what the import needs to know about the run
     assert "weblog" not in config_text()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import flowledger_nextflow
 import nf_samples
@@ -149,9 +150,7 @@ def test_serve_and_hook_together_agree_with_import(tmp_path, fake_nextflow, monk
             "serve",
             "--port",
             str(port),
-            "--token",
-            "u:p",
-        ],
+        ],  # no --token: serve makes one and saves it (0600) for `config --weblog`
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -163,7 +162,14 @@ def test_serve_and_hook_together_agree_with_import(tmp_path, fake_nextflow, monk
                 break
             except OSError:
                 time.sleep(0.1)
-        path = _flowledger("nextflow", "config", "--weblog", url, "--token", "u:p", cwd=launch).stdout.strip()
+        token_file = tmp_path / "ledger" / "nextflow" / "weblog-token"
+        for _ in range(100):
+            if token_file.exists():
+                break
+            time.sleep(0.1)
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        path = _flowledger("nextflow", "config", "--weblog", url, cwd=launch).stdout.strip()
+        assert f"basicToken = '{token_file.read_text().strip()}'" in Path(path).read_text()
         for args in (["main.nf", "-c", path], ["main.nf", "-c", path, "--reads", "data_bad/*.fastq"]):
             subprocess.run(["nextflow", "run", *args], cwd=launch, capture_output=True, timeout=120)
     finally:

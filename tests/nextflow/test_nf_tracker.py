@@ -124,9 +124,9 @@ def test_live_stream_through_a_fake_recorder(launch_dir):
 def test_the_hook_arguments_come_from_one_table():
     """The handler passes every HOOK_ARGS entry, and `flowledger nextflow import` takes each of them."""
     text = config_text()
-    passed = re.findall(r'"(--[\w-]+)=\$\{([\w.]+)\}"', text)
+    passed = re.findall(r'"(--[\w-]+)=\$\{fl \{ ([\w.]+) \}\}"', text)
     assert passed == [(a.option, a.expression) for a in HOOK_ARGS if a.option]
-    assert '"${workflow.launchDir}"' in text
+    assert '"${fl { workflow.launchDir }}"' in text
     taken = {opt for param in import_command.params for opt in param.opts}
     assert {a.option for a in HOOK_ARGS if a.option} <= taken
 

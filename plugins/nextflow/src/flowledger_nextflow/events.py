@@ -58,6 +58,8 @@ def parse_event(body: bytes | bytearray | str | dict[str, Any]) -> Event:
             body = json.loads(body)
         except json.JSONDecodeError as exc:
             raise NextflowError(f"weblog body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        except RecursionError:
+            raise NextflowError("weblog body is JSON nested too deeply") from None
     if not isinstance(body, dict):
         raise NextflowError(f"weblog body is a JSON {type(body).__name__}, expected an object")
     kind = body.get("event")
@@ -80,6 +82,15 @@ def parse_event(body: bytes | bytearray | str | dict[str, Any]) -> Event:
         metadata = body.get("metadata")
         if not isinstance(metadata, dict) or not isinstance(metadata.get("workflow", {}), dict):
             raise NextflowError(f"weblog event {kind!r} of run {run_name!r} has no 'metadata.workflow' object")
+        wf = metadata.get("workflow") or {}
+        for key in ("manifest", "nextflow", "stats"):
+            if wf.get(key) is not None and not isinstance(wf[key], dict):
+                raise NextflowError(f"weblog event {kind!r} of run {run_name!r}: 'workflow.{key}' is not an object")
+        for key in ("runName", "sessionId", "workDir", "launchDir", "outputDir", "projectDir", "errorMessage"):
+            if wf.get(key) is not None and not isinstance(wf[key], str):
+                raise NextflowError(f"weblog event {kind!r} of run {run_name!r}: 'workflow.{key}' is not a string")
+        if wf.get("runName") not in (None, run_name) or wf.get("sessionId") not in (None, run_id):
+            raise NextflowError(f"weblog event {kind!r}: its workflow's runName/sessionId differ from the envelope's")
         event.workflow = workflow_from_metadata(metadata, run_name, run_id)
     return event
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import formats
 from .errors import NextflowError
+from .workdir import read_limited
 
 
 @dataclass
@@ -30,7 +31,7 @@ class HistoryEntry:
 def read_history(path: str | os.PathLike[str]) -> list[HistoryEntry]:
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = read_limited(path, 64 * 1024 * 1024, follow=True).decode("utf-8", errors="replace").splitlines()
     except OSError as exc:
         raise NextflowError(f"cannot read Nextflow history {path}: {exc.strerror or exc}") from None
     entries = []

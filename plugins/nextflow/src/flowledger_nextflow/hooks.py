@@ -34,7 +34,7 @@ def nextflow_group() -> None:
     metavar="URL",
     help="Also send weblog events to URL (a running `flowledger nextflow serve`).",
 )
-@click.option("--token", help="The receiver's token (sent as basicToken).")
+@click.option("--token", help="The receiver's token (sent as basicToken; default: the one `serve` saved).")
 @click.option("--no-hook", is_flag=True, help="Leave out the workflow.onComplete import hook.")
 @click.option(
     "--print",
@@ -49,8 +49,12 @@ def config_command(
     """Print the path of a Nextflow config that records runs: nextflow run main.nf -c "$(flowledger nextflow config)".
 
     With --db, the hook records into that ledger."""
-    from .config import config_text, write_config
+    from .config import config_text, read_token, write_config
 
+    if weblog_url and not token:
+        token = read_token(db)
+        if not token:
+            raise NextflowError("no weblog token: start `flowledger nextflow serve` first, or pass --token")
     text = config_text(weblog_url=weblog_url, token=token, hook=not no_hook, db=db)
     if print_text:
         click.echo(text, nl=False)
@@ -61,7 +65,10 @@ def config_command(
 @nextflow_group.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--token", help="Require `Authorization: Basic base64(TOKEN)` (weblog basicToken = 'TOKEN').")
+@click.option(
+    "--token",
+    help="Require `Authorization: Basic base64(TOKEN)` (weblog basicToken = 'TOKEN'); default: a saved random one.",
+)
 @db_option
 def serve_command(host: str, port: int, token: str | None, db: PathLike | None) -> None:
     """Receive nf-weblog events and record each run while it happens."""
@@ -69,8 +76,11 @@ def serve_command(host: str, port: int, token: str | None, db: PathLike | None) 
 
     from flowledger.plugin_api import open_recorder
 
-    from .receiver import Receiver
+    from .config import read_token, save_token
+    from .receiver import Receiver, new_token
 
+    token = token or read_token(db) or new_token()
+    saved = save_token(token, db)
     try:
         receiver = Receiver(
             lambda: open_recorder(db, background=False), host=host, port=port, token=token, warn=print_warning
@@ -85,11 +95,8 @@ def serve_command(host: str, port: int, token: str | None, db: PathLike | None) 
     url = receiver.url
     ledger = f" --db {Path(db).absolute()}" if db is not None else ""
     click.echo(f"flowledger: receiving Nextflow weblog events at {url}", err=True)
-    click.echo(
-        f'  nextflow run main.nf -c "$(flowledger nextflow config{ledger} --weblog {url}'
-        f'{" --token TOKEN" if token else ""})"',
-        err=True,
-    )
+    click.echo(f"  its token is in {saved} (mode 0600); `flowledger nextflow config --weblog` reads it:", err=True)
+    click.echo(f'  nextflow run main.nf -c "$(flowledger nextflow config{ledger} --weblog {url})"', err=True)
     try:
         receiver.serve_forever()
     except KeyboardInterrupt:

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .workdir import read_limited
+
 _LINE = re.compile(r"^(\w{3}-\d\d \d\d:\d\d:\d\d\.\d{3}) \[([^\]]*)\] (\w+)\s+(\S+) - (.*)$")
 _SUBMITTED = re.compile(r"^\[([0-9a-f]{2}/[0-9a-f]{6})\] (Submitted|Cached) process > (.*)$")
 _COMPLETED = re.compile(r"Task completed > TaskHandler\[(.*)\]\s*$")
@@ -39,7 +41,7 @@ def read_log_runs(launch_dir: str | os.PathLike[str]) -> list[LogRun]:
     runs: list[LogRun] = []
     for path in files:
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            text = read_limited(path, 256 * 1024 * 1024, follow=True).decode("utf-8", errors="replace")
         except OSError:
             continue
         runs.extend(parse_log(text))

@@ -19,11 +19,12 @@ from flowledger.plugin_api import FinishRun, RecordJob, RunStatus, StartRun, Tra
 from . import formats
 from .facts import RunFacts
 from .task import Task
-from .workdir import TaskFiles
+from .workdir import MAX_SCRIPT, TaskFiles
 
 RUN_REFERENCE_TYPE = "nextflow_id"
 TASK_REFERENCE_TYPE = "nextflow_task_hash"
 MAX_ERROR = 4_000  # characters of an error kept on the run
+MAX_TEXT = 20_000  # characters of any text field (command line, error message, ...) kept in a run's json
 MAX_RUN_ERROR_MESSAGE = 2_000  # of a failed run's message taken from its failing task's .command.err
 
 # ---- identity -------------------------------------------------------------------------------------
@@ -77,7 +78,7 @@ def run_json(facts: RunFacts) -> dict[str, Any]:
         "error_message": facts.error_message,
         "duration_ms": facts.duration_ms,
     }
-    return {k: v for k, v in data.items() if v not in (None, {}, "")}
+    return {k: v[:MAX_TEXT] if isinstance(v, str) else v for k, v in data.items() if v not in (None, {}, "")}
 
 
 def workflow_start(facts: RunFacts) -> StartRun:
@@ -169,7 +170,7 @@ def task_job(facts: RunFacts, task: Task, files: TaskFiles) -> RecordJob:
     }
     script = task.script or files.script
     if script:
-        data["script"] = script.strip("\n")
+        data["script"] = script.strip("\n")[:MAX_SCRIPT]
     if files.problem:
         data["io_unavailable"] = files.problem
     if wd:

@@ -9,11 +9,13 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
+from .workdir import open_regular
+
 
 def _sha256(path: str) -> str | None:
     digest = hashlib.sha256()
     try:
-        with open(path, "rb") as fh:
+        with os.fdopen(open_regular(path, follow=True), "rb") as fh:  # never a FIFO
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
     except OSError:
@@ -21,8 +23,15 @@ def _sha256(path: str) -> str | None:
     return digest.hexdigest()
 
 
+MAX_PUBLISHED = 100_000  # entries looked at under the output folders
+
+
 def _files(root: str) -> Iterator[str]:
+    count = 0
     for folder, dirs, names in os.walk(root, followlinks=False):
+        count += len(dirs) + len(names)
+        if count > MAX_PUBLISHED:
+            return
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in names:
             yield os.path.join(folder, name)

@@ -9,6 +9,7 @@ before `completed` (Nextflow <= 25.04) or after it (>= 25.10), with or without t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -86,8 +87,17 @@ class EventStream:
                     f"flowledger: the cached tasks of resumed Nextflow run {facts.run_name!r} could not be "
                     f"recorded: {exc}"
                 )
-        tracker.link_published(output_folders(facts, launch))
+        # only published files inside the run's own launch dir are read (never outputDir=/usr)
+        root = os.path.realpath(launch)
+        folders = [f for f in output_folders(facts, launch) if facts.launch_dir and _inside(os.path.realpath(f), root)]
+        for folder in set(output_folders(facts, launch)) - set(folders):
+            self.warn(f"flowledger: Nextflow run {facts.run_name!r}: {folder} is outside its launch dir; not read")
+        tracker.link_published(folders)
         if facts.success is None:
             facts.success = bool(event.workflow and event.workflow.get("success"))
         tracker.finish()
         tracker.report_problems()
+
+
+def _inside(path: str, root: str) -> bool:
+    return root != "/" and (path == root or path.startswith(root.rstrip("/") + "/"))

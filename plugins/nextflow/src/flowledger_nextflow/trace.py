@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 
 from .errors import NextflowError
 from .task import Task, from_fields
+from .workdir import read_limited
 
 # What `flowledger nextflow config` asks Nextflow to write (order kept: it is the file's column order).
 TRACE_FIELDS = (
@@ -39,13 +41,22 @@ TRACE_FIELDS = (
 )
 
 
+MAX_TRACE = 512 * 1024 * 1024  # bytes of a trace file read
+
+
 def read_trace(path: str | os.PathLike[str]) -> list[Task]:
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8", errors="replace") as fh:
-            rows = list(csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
+        data = read_limited(path, MAX_TRACE, follow=True)
+        rows = list(
+            csv.reader(
+                io.StringIO(data.decode("utf-8", errors="replace"), newline=""), delimiter="\t", quoting=csv.QUOTE_NONE
+            )
+        )
     except OSError as exc:
         raise NextflowError(f"cannot read trace file {path}: {exc.strerror or exc}") from None
+    except csv.Error as exc:
+        raise NextflowError(f"{path} is not a readable trace file: {exc}") from None
     if not rows:
         return []
     header = [h.strip() for h in rows[0]]

@@ -8,10 +8,13 @@ path is recorded on both sides, which is what links the two tasks in the ledger.
 
 from __future__ import annotations
 
+import errno
+import fnmatch
 import glob
 import os
 import re
 import shlex
+import stat
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -119,18 +122,20 @@ def read_workdir(path: str | os.PathLike[str], *, with_outputs: bool = True) -> 
     path = str(path)
     run_file = os.path.join(path, ".command.run")
     try:
-        with open(run_file, encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
+        data = read_limited(run_file, MAX_COMMAND_RUN)
     except FileNotFoundError:
         if not os.path.isdir(path):
             raise NextflowError(f"task work dir {path} does not exist") from None
         raise NextflowError(f"task work dir {path} has no .command.run") from None
     except OSError as exc:
         raise NextflowError(f"cannot read {run_file}: {exc.strerror or exc}") from None
+    if b"\0" in data[:8192]:
+        raise NextflowError(f"{run_file} is a binary file, not a Nextflow task wrapper")
+    text = data.decode("utf-8", errors="replace")
     name, declared, container = parse_header(text)
     wd = WorkDir(path=path, name=name, outputs_declared=declared, container=container, inputs=parse_staging(text, path))
     script = os.path.join(path, ".command.sh")
-    wd.script_file = script if os.path.exists(script) else None
+    wd.script_file = script if os.path.lexists(script) else None
     if with_outputs:
         wd.outputs = match_outputs(path, declared, {i.name for i in wd.inputs})
     return wd
@@ -145,12 +150,23 @@ def try_read_workdir(path: str | os.PathLike[str]) -> tuple[WorkDir | None, str 
 
 
 def match_outputs(workdir: str, patterns: list[str], staged_names: set[str]) -> list[str]:
-    """Files and folders matching the declared globs, minus staged inputs and hidden files, in order."""
+    """Files and folders matching the declared globs, minus staged inputs and hidden files, in order.
+
+    Only inside `workdir`: absolute patterns and `..` match nothing, and a match whose real path leaves the
+    work dir's folder (through a symlink) is left out. `**` walks without following symlinks and at most
+    `MAX_WALK` entries, so symlink loops and huge trees end."""
     found: list[str] = []
     seen = set()
+    walked: list[str] | None = None
+    real_root = os.path.realpath(os.path.dirname(os.path.realpath(workdir)))  # the run's work dir
     for pattern in patterns:
+        parts = [p for p in pattern.split("/") if p not in ("", ".")]
+        if not parts or os.path.isabs(pattern) or ".." in parts:
+            continue
         if glob.has_magic(pattern):
-            matches = sorted(glob.glob(pattern, root_dir=workdir, recursive=True))
+            if walked is None:
+                walked = _walk(workdir)
+            matches = [rel for rel in walked if _glob_match(rel.split("/"), parts)]
         else:
             matches = [pattern] if os.path.lexists(os.path.join(workdir, pattern)) else []
         for rel in matches:
@@ -159,9 +175,86 @@ def match_outputs(workdir: str, patterns: list[str], staged_names: set[str]) -> 
                 continue
             if any(rel.startswith(staged.rstrip("/") + "/") for staged in staged_names):
                 continue
+            full = os.path.join(workdir, rel)
+            if not _inside(os.path.realpath(full), os.path.dirname(real_root)):
+                continue  # a symlink out of the work dirs: never read
             seen.add(rel)
-            found.append(os.path.join(workdir, rel))
+            found.append(full)
     return found
+
+
+MAX_WALK = 100_000  # entries of a task work dir looked at for `**` globs
+
+
+def _walk(root: str) -> list[str]:
+    """Relative paths under `root` (files and folders), symlinks not followed, at most `MAX_WALK`, sorted."""
+    out: list[str] = []
+    stack = [""]
+    while stack and len(out) < MAX_WALK:
+        rel = stack.pop()
+        try:
+            with os.scandir(os.path.join(root, rel) if rel else root) as entries:
+                for entry in entries:
+                    child = f"{rel}/{entry.name}" if rel else entry.name
+                    out.append(child)
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(child)
+                    if len(out) >= MAX_WALK:
+                        break
+        except OSError:
+            continue
+    return sorted(out)
+
+
+def _glob_match(path: list[str], pattern: list[str]) -> bool:
+    """Segment-wise glob match; `**` matches any number of segments (hidden ones too; filtered later)."""
+    if not pattern:
+        return not path
+    head = pattern[0]
+    if head == "**":
+        return any(_glob_match(path[i:], pattern[1:]) for i in range(len(path) + 1))
+    return bool(path) and fnmatch.fnmatchcase(path[0], head) and _glob_match(path[1:], pattern[1:])
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+MAX_COMMAND_RUN = 4 * 1024 * 1024  # bytes of `.command.run` read
+
+
+def open_regular(path: str | os.PathLike[str], *, follow: bool = False) -> int:
+    """A file descriptor of the regular file `path`: never through a symlink (unless `follow`), and never
+    left open on a FIFO, socket or device (a non-blocking open, then a regular-file check). OSError otherwise."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_limited(path: str | os.PathLike[str], limit: int, *, tail: bool = False, follow: bool = False) -> bytes:
+    """At most `limit` bytes of the regular file `path` (its end if `tail`), opened by `open_regular`.
+    OSError otherwise (FileNotFoundError if it is not there)."""
+    fd = open_regular(path, follow=follow)
+    try:
+        info = os.fstat(fd)
+        if tail and info.st_size > limit:
+            os.lseek(fd, info.st_size - limit, os.SEEK_SET)
+        chunks, left = [], limit
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 # ---- one task's files ------------------------------------------------------------------------------
@@ -221,18 +314,14 @@ def read_task_files(task: Task, work_dir: str | None, *, finished: bool = True) 
 
 def _head(path: str, limit: int) -> str | None:
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read(limit)
+        return read_limited(path, limit * 4).decode("utf-8", errors="replace")[:limit]
     except OSError:
         return None
 
 
 def _tail(path: str, limit: int) -> str | None:
     try:
-        with open(path, "rb") as fh:
-            size = fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, size - limit))
-            return fh.read().decode("utf-8", errors="replace")
+        return read_limited(path, limit, tail=True).decode("utf-8", errors="replace")
     except OSError:
         return None
 
