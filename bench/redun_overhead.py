@@ -70,7 +70,7 @@ def worker(mode: str, tasks: int, folder: str, redun_db: str) -> None:
     assert len(result) == tasks
     line = {"mode": mode, "run_wall": run_wall, "run_cpu": run_cpu}
     if mode == "plugin":
-        observer = scheduler.flowledger_last_observer
+        observer = scheduler.flowledger_last_tracker
         line["hook_cpu"] = observer.cpu_ns / 1e9
         line["recorder_cpu"] = sum(recorder_cpu)
         line["jobs"] = observer.jobs_seen

@@ -19,8 +19,6 @@ def project(tmp_path, monkeypatch):
     return root
 
 
-
-
 @pytest.fixture(scope="session")
 def wf():
     """The test pipeline, imported once (redun's task registry is global)."""

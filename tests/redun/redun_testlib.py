@@ -88,8 +88,9 @@ def redun_produced(jobs: dict) -> dict:
 
 def redun_executions(db: Path) -> list[str]:
     con = sqlite3.connect(db)
-    ids = [i for (i,) in con.execute(
-        "SELECT e.id FROM execution e JOIN job j ON j.id = e.job_id ORDER BY j.start_time")]
+    ids = [
+        i for (i,) in con.execute("SELECT e.id FROM execution e JOIN job j ON j.id = e.job_id ORDER BY j.start_time")
+    ]
     con.close()
     return ids
 

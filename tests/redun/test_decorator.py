@@ -2,12 +2,12 @@
 
 import inspect
 
+import flowledger_redun
 import redun
+from flowledger_redun.decorator import lineage_of
+from flowledger_redun.mapping import describe
 from redun.hashing import hash_struct
 from redun.utils import get_func_source
-
-import flowledger_redun
-from flowledger_redun.decorator import describe, lineage_of
 
 
 def _make(decorator, **options):
@@ -43,9 +43,10 @@ def test_bare_decorator_and_redun_options(wf):
 
 
 def test_description_is_the_given_one_else_the_docstring(wf):
-    """The live observer and the importer both describe a task through `describe`."""
+    """The live tracker and the importer both describe a task through `mapping.describe`."""
     assert describe("fl_test.count_words", wf.count_words.source) == "Count the words of one sample"
     assert describe("fl_test.normalize", wf.normalize.source) == (
-        "Turn counts into fractions. Raises when fail_on matches (failure scenario).")
+        "Turn counts into fractions. Raises when fail_on matches (failure scenario)."
+    )
     assert describe("fl_test.write_summary", wf.write_summary.source) is None
     assert describe("fl_test.unknown", None) is None

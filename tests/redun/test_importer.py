@@ -1,12 +1,10 @@
 """`flowledger redun import` agrees with live recording on the same executions."""
 
+import flowledger as fl
 import redun
 from click.testing import CliRunner
-
-import flowledger as fl
 from flowledger_redun import Scheduler
 from flowledger_redun.importer import import_executions
-
 from redun_testlib import comparable, ledger_jobs, redun_config, redun_executions, use_ledger
 
 
@@ -23,8 +21,15 @@ def run(wf, root, fail_on="", scheduler_class=Scheduler, expr=None):
 def summary(execution_id):
     run_ = fl.Run.filter(reference=execution_id, reference_type="redun_id").one()
     transform = run_.transform
-    return (run_.status, run_.error, transform.name, transform.type, transform.version, run_.json["args"],
-            run_.json["tags"])
+    return (
+        run_.status,
+        run_.error,
+        transform.name,
+        transform.type,
+        transform.version,
+        run_.json["args"],
+        run_.json["tags"],
+    )
 
 
 def test_import_agrees_with_live_recording(project, wf, monkeypatch, tmp_path):
@@ -79,6 +84,25 @@ def test_cli_imports_each_execution_once(project, wf, monkeypatch):
     assert report.run.transform.name == "fl_test.merge_report"
     again = runner.invoke(cli, ["redun", "import", "--db-uri", db_uri])
     assert again.exit_code == 0 and again.output.count("already in the ledger") == 2
+
+
+def test_cli_takes_the_ledger_before_or_after_the_sub_command(project, wf, monkeypatch, tmp_path):
+    from flowledger.cli import cli
+
+    run(wf, project, scheduler_class=redun.Scheduler)
+    db_uri = f"sqlite:///{project / 'redun.db'}"
+    before, after = tmp_path / "before.db", tmp_path / "after.db"
+    for args in (
+        ["--db", str(before), "redun", "import", "--db-uri", db_uri],
+        ["redun", "import", "--db-uri", db_uri, "--db", str(after)],
+    ):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0 and result.output.count("imported as run") == 1, result.output
+    assert fl.Run.filter(reference_type="redun_id").count() == 0  # not in the ledger FLOWLEDGER_DB names
+    [execution_id] = redun_executions(project / "redun.db")
+    for ledger in (before, after):
+        use_ledger(monkeypatch, ledger)
+        assert fl.Run.filter(reference=execution_id, reference_type="redun_id").one().status == "completed"
 
 
 def test_cli_errors_are_clear(project):

@@ -1,6 +1,6 @@
-"""Canary: the undocumented redun attributes the observer relies on (redun>=0.44,<0.45).
+"""Canary: the undocumented redun attributes the tracker and the scheduler rely on (redun>=0.44,<0.45).
 
-If this fails after a redun upgrade, the observer needs porting before the pin is widened.
+If this fails after a redun upgrade, the plugin needs porting before the pin is widened.
 """
 
 import inspect
@@ -27,10 +27,19 @@ def test_the_hooks_we_wrap_exist_with_their_signatures():
     assert list(run_params)[1:] == ["expr", "exec_argv", "dryrun", "cache", "tags", "context", "execution_id"]
 
 
-def test_job_attributes_the_observer_reads():
+def test_job_attributes_the_tracker_reads():
     job = Job(redun.scheduler.root_task, redun.scheduler.root_task(None), execution=Execution())
-    for attribute in ("id", "task", "args", "parent_job", "was_cached", "call_hash", "eval_hash", "args_hash",
-                      "execution"):
+    for attribute in (
+        "id",
+        "task",
+        "args",
+        "parent_job",
+        "was_cached",
+        "call_hash",
+        "eval_hash",
+        "args_hash",
+        "execution",
+    ):
         assert hasattr(job, attribute), attribute
     assert isinstance(job.result_promise, Promise)
     assert {"fullname", "hash", "source", "func"} <= set(dir(job.task))

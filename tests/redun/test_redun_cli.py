@@ -8,10 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import flowledger as fl
-
+import pytest
 from redun_testlib import by_task, check_against_redun, comparable, redun_executions, use_ledger, write_ini
 
 pytestmark = pytest.mark.slow
@@ -21,8 +19,9 @@ PIPELINE = ["fl_redun_workflow.py", "main", "--input-dir", "data", "--outdir", "
 
 def redun(root, *args):
     """`redun run ...` in `root`, with this test's FLOWLEDGER_DB in its environment."""
-    return subprocess.run([REDUN, "run", *args], cwd=root, env=dict(os.environ), capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [REDUN, "run", *args], cwd=root, env=dict(os.environ), capture_output=True, text=True, timeout=300
+    )
 
 
 def same_result(stdout):
@@ -31,12 +30,19 @@ def same_result(stdout):
 
 
 def redun_records(db):
-    """(task name, task hash) pairs and the number of call arguments in a redun.db."""
+    """(task name, task hash) pairs, the number of call arguments, and task name -> the argument counts of
+    its calls, in a redun.db."""
     con = sqlite3.connect(db)
     tasks = set(con.execute("SELECT namespace || '.' || name, hash FROM task"))
     arguments = con.execute("SELECT count(*) FROM argument").fetchone()[0]
+    per_call: dict = {}
+    for task, count in con.execute(
+        "SELECT c.task_name, count(a.call_hash) FROM call_node c LEFT JOIN argument a ON a.call_hash = c.call_hash "
+        "GROUP BY c.call_hash"
+    ):
+        per_call.setdefault(task, set()).add(count)
     con.close()
-    return tasks, arguments
+    return tasks, arguments, per_call
 
 
 PLAIN_TASK = '''from redun import task as _redun_task
@@ -85,6 +91,9 @@ def test_redun_run_records_and_behaves_the_same(project, twin, monkeypatch):
         assert {"user", "project", "redun.version"} <= set(execution.json["tags"])
         ledger = check_against_redun(project, execution_id, db=db)
         assert {job["status"] for job in ledger.values()} == {"completed" if step == "fresh" else "cached"}
+    # redun's own records: the decorated tasks hash as plain ones (so recording invalidates no cache),
+    # and the decorator adds no argument to any call.
+    assert redun_records(db) == redun_records(twin / ".redun" / "redun.db")
     # A failing task: same exit status; the failing job errored, the execution too.
     recorded = redun(project, *PIPELINE, "--fail-on", "sample_B")
     plain = redun(twin, *PIPELINE, "--fail-on", "sample_B")
@@ -93,14 +102,19 @@ def test_redun_run_records_and_behaves_the_same(project, twin, monkeypatch):
     assert fl.Run.filter(reference=execution_id, reference_type="redun_id").one().status == "errored"
     ledger = check_against_redun(project, execution_id, db=db)
     assert [j["status"] for j in by_task(ledger)["fl_test.normalize"]].count("errored") == 1
-    # redun's own records: the decorated tasks hash as plain ones (so recording invalidates no cache),
-    # and the decorator adds no argument to any call.
-    assert redun_records(db) == redun_records(twin / ".redun" / "redun.db")
+    # The same after the failure, but for the number of calls: which of the failing job's siblings finish
+    # before redun stops is a race (fail-fast), with or without the plugin.
+    (tasks, _, per_call), (twin_tasks, _, twin_per_call) = (
+        redun_records(db),
+        redun_records(twin / ".redun" / "redun.db"),
+    )
+    assert (tasks, per_call) == (twin_tasks, twin_per_call)
     # The same three executions imported, with the defaults, into another ledger.
     other = project.parent / "imported.db"
     flowledger = str(Path(sys.executable).with_name("flowledger"))
-    imported = subprocess.run([flowledger, "--db", str(other), "redun", "import"], cwd=project,
-                              capture_output=True, text=True, timeout=300)
+    imported = subprocess.run(
+        [flowledger, "--db", str(other), "redun", "import"], cwd=project, capture_output=True, text=True, timeout=300
+    )
     assert imported.returncode == 0, imported.stderr
     assert imported.stdout.count("imported as run") == 3
     use_ledger(monkeypatch, other)

@@ -5,17 +5,22 @@ import hashlib
 import sqlite3
 import warnings
 
+import flowledger as fl
 import pytest
 import redun
-from redun.scheduler import DryRunResult
-
-import flowledger as fl
 from flowledger_redun import Scheduler
-
+from redun.scheduler import DryRunResult
 from redun_testlib import by_task, check_against_redun, ledger_jobs, redun_config, redun_executions
 
-TASKS = {"fl_test.count_words": 3, "fl_test.normalize": 3, "fl_test.merge_report": 1, "fl_test.level1": 1,
-         "fl_test.level2": 1, "fl_test.write_summary": 1, "fl_test.main": 1}
+TASKS = {
+    "fl_test.count_words": 3,
+    "fl_test.normalize": 3,
+    "fl_test.merge_report": 1,
+    "fl_test.level1": 1,
+    "fl_test.level2": 1,
+    "fl_test.write_summary": 1,
+    "fl_test.main": 1,
+}
 
 
 def run(wf, root, fail_on="", scheduler_class=Scheduler, **kwargs):
@@ -54,8 +59,10 @@ def test_fresh_run(project, wf):
     assert job.json["execution_id"] == execution_id and "task_hash" in job.json
     # The decorator adds no argument to redun's records: count_words(sample, outdir), 3 calls.
     con = sqlite3.connect(project / "redun.db")
-    assert con.execute("SELECT count(*) FROM argument a JOIN call_node c ON c.call_hash = a.call_hash "
-                       "WHERE c.task_name = 'fl_test.count_words'").fetchone() == (6,)
+    assert con.execute(
+        "SELECT count(*) FROM argument a JOIN call_node c ON c.call_hash = a.call_hash "
+        "WHERE c.task_name = 'fl_test.count_words'"
+    ).fetchone() == (6,)
     con.close()
 
 
@@ -134,31 +141,38 @@ def test_dryrun_records_nothing(project, wf):
     assert fl.Run.filter(reference_type="redun_id").count() == 0
 
 
-def test_a_broken_ledger_is_one_warning(project, wf, monkeypatch, tmp_path):
+def flowledger_warnings(capsys):
+    """The lines about flowledger on stderr, where the core's `print_warning` puts each warning."""
+    return [line for line in capsys.readouterr().err.splitlines() if "flowledger" in line]
+
+
+def test_a_broken_ledger_is_one_warning(project, wf, monkeypatch, tmp_path, capsys):
     (tmp_path / "not_a_folder").write_text("")
     monkeypatch.setenv("FLOWLEDGER_DB", str(tmp_path / "not_a_folder" / "ledger.db"))
     plain, _ = run(wf, project, scheduler_class=redun.Scheduler)
+    capsys.readouterr()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         recorded, _ = run(wf, project)
     assert [f.path for f in recorded] == [f.path for f in plain]
-    ours = [w for w in caught if "flowledger" in str(w.message)]
-    assert len(ours) == 1, [str(w.message) for w in ours]
+    ours = flowledger_warnings(capsys) + [str(w.message) for w in caught if "flowledger" in str(w.message)]
+    assert len(ours) == 1, ours
 
 
-def test_an_observer_bug_is_one_warning(project, wf, monkeypatch):
-    import flowledger_redun.observer as observer
+def test_a_tracker_bug_is_one_warning(project, wf, monkeypatch, capsys):
+    import flowledger_redun.tracker as tracker
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(observer, "job_inputs", broken)
+    monkeypatch.setattr(tracker, "job_inputs", broken)
+    capsys.readouterr()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result, execution_id = run(wf, project)
     assert result[0].path == "out/report.tsv"
-    ours = [w for w in caught if "flowledger" in str(w.message)]
-    assert len(ours) == 1 and "boom" in str(ours[0].message)
+    ours = flowledger_warnings(capsys) + [str(w.message) for w in caught if "flowledger" in str(w.message)]
+    assert len(ours) == 1 and "boom" in ours[0]
     # What was recorded before the failure stays: the execution's Run.
     assert fl.Run.filter(reference=execution_id, reference_type="redun_id").count() == 1
 
@@ -183,10 +197,10 @@ def test_content_hashing_happens_off_the_scheduler_thread(project, wf, monkeypat
     import threading
 
     import flowledger.hashing
-    import flowledger_redun.observer as observer
+    import flowledger_redun.tracker as tracker
 
     scheduler_threads, hashing_threads = set(), set()
-    job_inputs, content = observer.job_inputs, flowledger.hashing.Hasher.content
+    job_inputs, content = tracker.job_inputs, flowledger.hashing.Hasher.content
 
     def spy_inputs(*args, **kwargs):  # called from record_job_start: on redun's scheduler thread
         scheduler_threads.add(threading.get_ident())
@@ -196,7 +210,7 @@ def test_content_hashing_happens_off_the_scheduler_thread(project, wf, monkeypat
         hashing_threads.add(threading.get_ident())
         return content(self, path)
 
-    monkeypatch.setattr(observer, "job_inputs", spy_inputs)
+    monkeypatch.setattr(tracker, "job_inputs", spy_inputs)
     monkeypatch.setattr(flowledger.hashing.Hasher, "content", spy_content)
     _, execution_id = run(wf, project)
     check_against_redun(project, execution_id)

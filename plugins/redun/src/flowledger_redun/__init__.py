@@ -7,10 +7,16 @@
 
 Names are resolved lazily, so that the core can load `flowledger_redun.hooks` (the CLI hook)
 without importing redun.
+
+Layout: an intake (`scheduler` live, `decorator` for task metadata, `importer` from redun.db, `hooks`
+for the CLI) feeds one `tracker.Tracker` per live execution; both the tracker and the importer ask
+`mapping` (pure) what redun's data becomes, and record through the core's recorder.
 """
 
 from importlib import import_module
 from typing import Any
+
+DEFAULT_DB_URI = "sqlite:///.redun/redun.db"  # where `redun run` keeps its database, by default
 
 _EXPORTS = {
     "task": "decorator",
@@ -19,7 +25,7 @@ _EXPORTS = {
     "import_executions": "importer",
 }
 
-__all__ = list(_EXPORTS)
+__all__ = ["DEFAULT_DB_URI", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:

@@ -8,9 +8,8 @@ hash, so turning recording on does not invalidate redun's cache.
 
 from __future__ import annotations
 
-import ast
-import textwrap
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import redun
 
@@ -19,16 +18,17 @@ LINEAGE: dict[str, dict[str, Any]] = {}
 
 
 def task(
-    func: Optional[Callable] = None,
+    func: Callable | None = None,
     *,
-    description: Optional[str] = None,
-    key: Optional[str] = None,
+    description: str | None = None,
+    key: str | None = None,
     **task_options: Any,
-):
+) -> redun.Task | Callable[[Callable], redun.Task]:
     """Drop-in for `redun.task` (same arguments, same Task, same hash).
 
     description: what the task does (the Transform's description; default: the docstring's first line).
     key: a label for the task's outputs, kept in the job Run's json as `output_key`.
+    Returns the Task, or a decorator when called with options only (`@task(...)`).
     """
 
     def deco(f: Callable) -> redun.Task:
@@ -40,23 +40,5 @@ def task(
 
 
 def lineage_of(task_fullname: str) -> dict[str, Any]:
-    """The metadata given to `task(...)` for this task, or {} for plain redun tasks."""
+    """The metadata given to `task(...)` for this task, or {} for plain redun tasks (`mapping` reads it)."""
     return LINEAGE.get(task_fullname, {})
-
-
-def describe(task_fullname: str, source: Optional[str]) -> Optional[str]:
-    """A task's description: the one given to `task(...)`, else its docstring's first line.
-
-    The docstring is read from the task's source, which both the live observer (`Task.source`) and
-    the importer (redun.db keeps it) have, so that both describe a task alike.
-    """
-    given = lineage_of(task_fullname).get("description")
-    if given:
-        return given
-    try:
-        tree = ast.parse(textwrap.dedent(source or ""))
-        func = next(n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
-        doc = ast.get_docstring(func) or ""
-    except (SyntaxError, StopIteration, ValueError):
-        return None
-    return doc.splitlines()[0] if doc else None

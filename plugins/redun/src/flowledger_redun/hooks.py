@@ -1,48 +1,45 @@
 """Hook implementations that the flowledger core loads through the `flowledger` entry point.
 
-Only the CLI lives here: `flowledger redun import`. redun is imported when the command runs,
-never when the core loads this module.
+Only the CLI lives here: `flowledger redun import`, the intake for executions that ran without the
+plugin. redun is imported when the command runs, never when the core loads this module.
 """
 
 from __future__ import annotations
 
 import click
-from flowledger.plugin_api import hookimpl
+from flowledger.plugin_api import db_option, hookimpl
 
-DEFAULT_DB_URI = "sqlite:///.redun/redun.db"
-
-
-def _ledger_option(ctx: click.Context):
-    """The `--db` given to `flowledger` itself, if any (None: resolved as everywhere)."""
-    while ctx is not None:
-        if isinstance(ctx.obj, dict) and ctx.obj.get("db"):
-            return ctx.obj["db"]
-        if ctx.params.get("db"):
-            return ctx.params["db"]
-        ctx = ctx.parent
-    return None
+from . import DEFAULT_DB_URI
 
 
 @hookimpl
-def register_commands(cli):
+def register_commands(cli: click.Group) -> None:
     @cli.group(name="redun")
-    def redun_group():
+    def redun_group() -> None:
         """Lineage of redun executions."""
 
     @redun_group.command(name="import")
     @click.option("--db-uri", default=DEFAULT_DB_URI, show_default=True, help="redun's database.")
-    @click.option("--execution", "execution", default=None, metavar="ID",
-                  help="Only this execution (id or unique prefix); default: all not yet in the ledger.")
-    @click.option("--base-dir", type=click.Path(file_okay=False), default=None,
-                  help="Where relative File paths start (default: the folder holding .redun/).")
-    @click.pass_context
-    def import_command(ctx, db_uri, execution, base_dir):
+    @click.option(
+        "--execution",
+        "execution",
+        default=None,
+        metavar="ID",
+        help="Only this execution (id or unique prefix); default: all not yet in the ledger.",
+    )
+    @click.option(
+        "--base-dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Where relative File paths start (default: the folder holding .redun/).",
+    )
+    @db_option
+    def import_command(db_uri: str, execution: str | None, base_dir: str | None, db: str | None) -> None:
         """Record executions that ran without the plugin, from redun's database."""
         from .importer import import_executions
 
         try:
-            done = import_executions(db_uri, execution=execution, base_dir=base_dir,
-                                     ledger=_ledger_option(ctx))
+            done = import_executions(db_uri, execution=execution, base_dir=base_dir, ledger=db)
         except (FileNotFoundError, LookupError) as problem:
             raise click.ClickException(str(problem)) from None
         for item in done:

@@ -1,25 +1,34 @@
-"""A recording redun `Scheduler`, and the `setup_scheduler` that `.redun/redun.ini` names.
+"""The live intake: a recording redun `Scheduler`, and the `setup_scheduler` that `.redun/redun.ini` names.
 
-The Scheduler is redun's own, with the same arguments; it wraps three methods of its backend
+redun 0.44 has no event API. What it does have is a backend that the scheduler calls on its own
+thread: `record_execution` when an execution starts, `record_tags` for its tags, and
+`record_job_start` for every job that starts, cached or not, once its arguments are evaluated.
+From there, `job.result_promise.then(done, failed)` is called synchronously when the job settles,
+with the fully evaluated result (also for tasks that return expressions), before redun clears the
+job. These attributes are public but undocumented: the plugin pins `redun>=0.44,<0.45` and a canary
+test (`tests/redun/test_redun_canary.py`) checks them.
+
+The Scheduler is redun's own, with the same arguments; it wraps those three methods of its backend
 instance (not the class, and not a proxy: `redun log` and friends check
-`isinstance(backend, RedunBackendDb)`) so that an `ExecutionObserver` sees the execution, its
-tags and every job start. The ledger is opened only when an execution runs: `redun log`,
+`isinstance(backend, RedunBackendDb)`) so that the execution's `Tracker` sees the execution, its
+tags and every job start. The ledger is opened only when an execution records something: `redun log`,
 `redun console` ... also build their scheduler through `setup_scheduler`.
 """
 
 from __future__ import annotations
 
-import warnings
-from typing import Any, Optional
+from collections.abc import Callable
+from typing import Any
 
 import redun
+from flowledger.plugin_api import PathLike, WarnOnce, print_warning
 from redun.expression import SchedulerExpression, TaskExpression
 from redun.scheduler import needs_root_task, root_task
 
-from .observer import ExecutionObserver
+from .tracker import Tracker
 
 
-def setup_scheduler(config: Any) -> "Scheduler":
+def setup_scheduler(config: Any) -> Scheduler:
     """The hook for `.redun/redun.ini`: `[scheduler]` / `setup_scheduler = flowledger_redun::setup_scheduler`."""
     return Scheduler(config=config)
 
@@ -28,30 +37,31 @@ class Scheduler(redun.Scheduler):
     """redun's Scheduler, recording each execution into the flowledger ledger."""
 
     #: ledger path (None: resolved as everywhere: FLOWLEDGER_DB, nearest .flowledger/, user default)
-    ledger: Optional[str] = None
+    ledger: PathLike | None = None
 
-    def __init__(self, *args: Any, ledger: Optional[str] = None, **kwargs: Any):
+    def __init__(self, *args: Any, ledger: PathLike | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.ledger = ledger
-        self.flowledger_observer: Optional[ExecutionObserver] = None
-        self.flowledger_last_observer: Optional[ExecutionObserver] = None
+        self.flowledger_tracker: Tracker | None = None  # the running execution's
+        self.flowledger_last_tracker: Tracker | None = None  # the last execution's (bench, tests)
         _wrap_backend(self)
 
     def run(
         self,
         expr: Any,
-        exec_argv: Optional[list[str]] = None,
+        exec_argv: list[str] | None = None,
         dryrun: bool = False,
         cache: bool = True,
         tags: Any = (),
-        context: dict = {},
-        execution_id: Optional[str] = None,
+        # A mutable default, as in redun.Scheduler.run's own signature (the canary test checks it); only passed on.
+        context: dict = {},  # noqa: B006
+        execution_id: str | None = None,
     ) -> Any:
-        observer = None if dryrun else self._new_observer(expr)
-        self.flowledger_observer = observer
-        status, error = "errored", None
+        tracker = None if dryrun else self._new_tracker(expr)
+        self.flowledger_tracker = tracker
+        error: BaseException | None = None
         try:
-            result = super().run(
+            return super().run(
                 expr,
                 exec_argv=exec_argv,
                 dryrun=dryrun,
@@ -60,29 +70,20 @@ class Scheduler(redun.Scheduler):
                 context=context,
                 execution_id=execution_id,
             )
-            status = "completed"
-            return result
-        except (KeyboardInterrupt, SystemExit) as exc:
-            status, error = "aborted", exc
-            raise
         except BaseException as exc:
             error = exc
             raise
         finally:
-            self.flowledger_observer = None
-            if observer is not None:
-                self.flowledger_last_observer = observer
-                observer.finish(status, error)
+            self.flowledger_tracker = None
+            if tracker is not None:
+                self.flowledger_last_tracker = tracker
+                tracker.finish(error)
 
-    def _new_observer(self, expr: Any) -> Optional[ExecutionObserver]:
+    def _new_tracker(self, expr: Any) -> Tracker | None:
         try:
-            return ExecutionObserver.open(self.ledger, _root_task(self, expr))
-        except Exception as exc:
-            warnings.warn(
-                f"flowledger: cannot record this redun execution ({exc!r}); the workflow is not affected",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+            return Tracker.open(self.ledger, _root_task(self, expr))
+        except Exception as exc:  # recording must never break the workflow
+            WarnOnce().failed("redun execution", exc)
             return None
 
 
@@ -96,10 +97,10 @@ def _root_task(scheduler: redun.Scheduler, expr: Any) -> Any:
 
 
 def _wrap_backend(scheduler: Scheduler) -> None:
-    """Call the running execution's observer after each of three backend methods."""
+    """Call the running execution's tracker after each of three backend methods."""
     backend = scheduler.backend
 
-    def after(name: str, hook: str) -> None:
+    def after(name: str, hook: Callable[..., None]) -> None:
         original = getattr(backend, name)
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -109,18 +110,17 @@ def _wrap_backend(scheduler: Scheduler) -> None:
                 elif "tags" in kwargs:
                     kwargs["tags"] = list(kwargs["tags"])
             result = original(*args, **kwargs)
-            observer = scheduler.flowledger_observer
-            if observer is not None:
-                getattr(observer, hook)(*args, **kwargs)
+            tracker = scheduler.flowledger_tracker
+            if tracker is not None:
+                hook(tracker, *args, **kwargs)
             return result
 
         wrapper.__wrapped__ = original  # type: ignore[attr-defined]
         setattr(backend, name, wrapper)
 
     try:
-        after("record_execution", "execution_started")
-        after("record_tags", "tags_recorded")
-        after("record_job_start", "job_started")
+        after("record_execution", Tracker.execution_started)
+        after("record_tags", Tracker.tags_recorded)
+        after("record_job_start", Tracker.job_started)
     except AttributeError as exc:  # a backend of another kind: run unrecorded rather than fail
-        warnings.warn(f"flowledger cannot record with this redun backend ({exc}); the workflow is not affected",
-                      RuntimeWarning, stacklevel=3)
+        print_warning(f"flowledger cannot record with this redun backend ({exc}); the workflow is not affected")
