@@ -12,7 +12,7 @@ import pluggy
 
 from . import hookspecs
 
-DEFAULT_PLUGINS = tuple(f"flowledger.default_plugins.{name}" for name in ("hashing", "export", "openlineage"))
+DEFAULT_PLUGINS = tuple(f"flowledger.default_plugins.{name}" for name in ("hashing", "export", "openlineage", "view"))
 
 pm = pluggy.PluginManager("flowledger")
 pm.add_hookspecs(hookspecs)

@@ -80,8 +80,7 @@ class Run(Record):
         Derived when asked (nothing is rewritten): after a `kill -9` or a full disk, the run stays `started`
         in the ledger, but no process will ever finish it. Told for runs recorded on this host only.
         """
-        ours = self.status in ("scheduled", "started") and self.host == host()
-        return "unfinished" if ours and process_gone(self.pid, self.pid_start) else self.status
+        return derived_state(self._row)
 
     @property
     def is_consecutive(self) -> bool | None:
@@ -126,6 +125,12 @@ class Run(Record):
     def children(self) -> Query:
         """Runs this run initiated (a workflow's jobs)."""
         return Run.using(self._store).filter(initiated_by_run=self)
+
+
+def derived_state(row: dict) -> str:
+    """`Run.state` from a run's row: `unfinished` for a started run of this host whose process has ended."""
+    ours = row["status"] in ("scheduled", "started") and row.get("host") == host()
+    return "unfinished" if ours and process_gone(row.get("pid"), row.get("pid_start")) else row["status"]
 
 
 class LinkedArtifacts(Query):
