@@ -16,7 +16,7 @@ $(SM8):  ## Snakemake 8 in its own environment, for the --log-handler-script tes
 
 sm8: $(SM8)
 
-demo: setup  ## record a small example run into a fresh ledger and print its lineage
+demo: setup  ## Snakemake, then redun, then a tracked script, into a fresh ledger: lineage, verify, the page
 	$(UV) run --locked python -m flowledger.demo
 
 lint: setup  ## ruff (lint and format) on everything, mypy on the core and its plugin API
