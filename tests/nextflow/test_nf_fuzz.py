@@ -8,13 +8,13 @@ import urllib.request
 import uuid
 
 import nf_samples
-from conftest import post, snapshot
 from flowledger_nextflow.errors import NextflowError
 from flowledger_nextflow.history import read_history
 from flowledger_nextflow.trace import read_trace
 from flowledger_nextflow.workdir import read_workdir
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from nf_support import post, snapshot
 
 TOKEN = "alice:s3cret"
 FUZZ = settings(

@@ -7,11 +7,11 @@ import flowledger.lineage
 import nf_samples
 import pytest
 from click.testing import CliRunner
-from conftest import snapshot
 from flowledger.models import Artifact, Run
 from flowledger.plugin_api import Recorder
 from flowledger_nextflow.errors import NextflowError
 from flowledger_nextflow.importer import import_launch_dir
+from nf_support import snapshot
 
 
 def _import(launch_dir, run_name=None, **kwargs):

@@ -7,11 +7,11 @@ import urllib.request
 
 import nf_samples
 import pytest
-from conftest import post, snapshot
 from flowledger.models import Run
 from flowledger.plugin_api import Recorder
 from flowledger.store import forget_ledgers
 from flowledger_nextflow.importer import import_launch_dir
+from nf_support import post, snapshot
 
 TOKEN = "alice:s3cret"
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import nf_samples
 import pytest
-from conftest import post
 from flowledger.models import Artifact, Run
 from flowledger.plugin_api import Recorder
 from flowledger_nextflow.receiver import Receiver
 from flowledger_nextflow.task import Task
 from flowledger_nextflow.workdir import read_task_files
+from nf_support import post
 
 TOKEN = "alice:s3cret"
 SECRET = "top secret: do not record"

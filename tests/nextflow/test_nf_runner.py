@@ -12,9 +12,9 @@ from pathlib import Path
 import flowledger_nextflow
 import nf_samples
 import pytest
-from conftest import snapshot
 from flowledger.models import Artifact, Run
 from flowledger_nextflow.errors import NextflowError
+from nf_support import snapshot
 
 
 def test_missing_nextflow_is_a_clear_error(tmp_path, monkeypatch):
