@@ -155,7 +155,7 @@ def check_against_redun(root, execution_id, db=None):
 
 def by_task(ledger):
     """task name -> its jobs."""
-    out = {}
+    out: dict = {}
     for job in ledger.values():
         out.setdefault(job["task"], []).append(job)
     return out

@@ -1,6 +1,9 @@
 """`flowledger redun import` agrees with live recording on the same executions."""
 
+import sqlite3
+
 import flowledger as fl
+import pytest
 import redun
 from click.testing import CliRunner
 from flowledger_redun import Scheduler
@@ -110,3 +113,30 @@ def test_cli_errors_are_clear(project):
 
     result = CliRunner().invoke(cli, ["redun", "import", "--db-uri", "sqlite:///nowhere/redun.db"])
     assert result.exit_code != 0 and "no redun database" in result.output
+
+
+@pytest.mark.parametrize("kind", ["other_sqlite", "garbage"])
+def test_cli_on_a_file_that_is_no_redun_database(project, tmp_path, kind):
+    """One clear line naming the file, exit 1, and the file left as it was (issue 10.10)."""
+    from flowledger.cli import cli
+
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    path = folder / "redun.db"
+    if kind == "other_sqlite":
+        con = sqlite3.connect(path)
+        con.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+        con.execute("INSERT INTO notes (text) VALUES ('not redun')")
+        con.commit()
+        con.close()
+    else:
+        path.write_bytes(b"\x00\x01 this is no database at all \xff" * 100)
+    before = path.read_bytes()
+    result = CliRunner().invoke(cli, ["redun", "import", "--db-uri", f"sqlite:///{path}"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and "not a redun database" in lines[0], result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == ["redun.db"]
+    assert fl.Run.filter(reference_type="redun_id").count() == 0

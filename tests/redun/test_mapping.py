@@ -15,6 +15,7 @@ from flowledger_redun.mapping import (
     job_json,
     job_outputs,
     job_status,
+    missing_when_hashed,
     pipeline_transform,
     stored_error_text,
     tags_json,
@@ -67,13 +68,13 @@ def test_inputs_exist_and_outputs_are_claimed_once(tmp_path):
     (tmp_path / "out.txt").write_text("y")
     inputs, _ = job_inputs(([File("in.txt"), File("not_yet.txt")], {}), base, os.path.exists)
     assert inputs == [os.path.join(base, "in.txt")]
-    attributed: set = set()
     # A job returning its own input and a new file: only the new file is its output.
-    outputs, _ = job_outputs([File("in.txt"), File("out.txt")], inputs, attributed, base)
+    outputs, _ = job_outputs([File("in.txt"), File("out.txt")], inputs, set(), base)
     assert outputs == [os.path.join(base, "out.txt")]
-    # Its parent passes the same file on: not the parent's output.
-    outputs, _ = job_outputs(File("out.txt"), [], attributed, base)
-    assert outputs == []
+    # Its parent passes the same file on (a descendant's output): not the parent's output.
+    assert job_outputs(File("out.txt"), [], set(outputs), base)[0] == []
+    # The same call made again elsewhere (redun's cached twin): its result's file is its own too.
+    assert job_outputs(File("out.txt"), [], set(), base)[0] == outputs
 
 
 def test_paths_are_made_without_touching_the_disk():
@@ -119,3 +120,18 @@ def test_run_fields():
     error = ValueError("bad input")
     assert error_text(error) == stored_error_text(SimpleNamespace(error=error)) == "ValueError: bad input"
     assert pipeline_transform(None).name == "redun.root_task"
+
+
+def test_files_redun_hashed_as_missing(tmp_path):
+    """A File hashed before it was written keeps redun's hash of a missing file: the importer's clue that
+    it was handed over to be written, not read (a staged script output, say)."""
+    base = str(tmp_path)
+    gone, there = tmp_path / "later.txt", tmp_path / "now.txt"
+    there.write_text("x")
+    to_write, to_read = File(str(gone)), File(str(there))
+    assert to_write.hash and to_read.hash  # hashed now, as redun does when it evaluates arguments
+    gone.write_text("written afterwards")
+    staged = File(str(gone)).stage(str(tmp_path / "local.txt"))
+    assert staged.remote.hash
+    assert missing_when_hashed(([to_write, to_read], {"out": staged}), base) == {str(gone)}
+    assert missing_when_hashed([File(str(gone))], base) == set()  # never hashed: no clue

@@ -1,5 +1,6 @@
 """The tracker's bookkeeping, with a stand-in recorder: settled and aborted jobs, the one warning."""
 
+import os
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -80,3 +81,27 @@ def test_uids_are_16_base62_characters():
     uids = {new_uid() for _ in range(1000)}
     assert len(uids) == 1000
     assert all(len(u) == 16 and u.isalnum() and u.isascii() for u in uids)
+
+
+class FlushingRecorder(ListRecorder):
+    def flush(self, timeout=None):
+        self.calls.append("flush")
+        return True
+
+
+def test_a_job_reading_a_file_made_earlier_waits_until_it_is_hashed(tmp_path, monkeypatch):
+    """It may delete the file (a cleanup task): hashed first, the file stays in the lineage."""
+    from redun import File
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "made.txt").write_text("x")
+    rec = FlushingRecorder()
+    tracker = tracker_with(rec)
+    tracker._record("job-1", JobState("u1", 1.0, [], TASK), "completed", [os.path.join(os.getcwd(), "made.txt")])
+    promise = SimpleNamespace(then=lambda done, failed: None)
+    reader = {"parent_job": None, "task": TASK, "args_hash": None, "eval_hash": None, "result_promise": promise}
+    tracker._job_started(SimpleNamespace(id="job-2", args=((File("made.txt"),), {}), **reader))
+    assert rec.calls[-1] == "flush"
+    tracker._job_started(SimpleNamespace(id="job-3", args=((File("made.txt"),), {}), **reader))
+    tracker._job_started(SimpleNamespace(id="job-4", args=((), {}), **reader))
+    assert rec.calls.count("flush") == 1  # hashed already: no more waiting

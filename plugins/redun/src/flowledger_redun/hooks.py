@@ -36,11 +36,11 @@ def register_commands(cli: click.Group) -> None:
     @db_option
     def import_command(db_uri: str, execution: str | None, base_dir: str | None, db: str | None) -> None:
         """Record executions that ran without the plugin, from redun's database."""
-        from .importer import import_executions
+        from .importer import NotARedunDatabase, import_executions
 
         try:
             done = import_executions(db_uri, execution=execution, base_dir=base_dir, ledger=db)
-        except (FileNotFoundError, LookupError) as problem:
+        except (FileNotFoundError, LookupError, NotARedunDatabase) as problem:
             raise click.ClickException(str(problem)) from None
         for item in done:
             if item.run_uid is None:

@@ -5,7 +5,11 @@ becomes is `mapping`'s to say, as for the live tracker, so an imported execution
 recorded one. What the database cannot tell, and what we assume instead:
 - the working directory: File paths are stored as written; relative ones are resolved against
   `base_dir` (default: the folder holding `.redun/`, else the current directory);
-- which files existed when a job started: inputs are the argument files that exist now;
+- which files existed when a job started: inputs are the argument files that exist now, except those
+  redun hashed as missing and that were written after the job started (files handed over to be
+  written, such as a staged `script()` output);
+- a file deleted since (a cleanup task's) has no known content: it is listed as missing in the Run's
+  json, not recorded, unless the ledger already knows its hash;
 - times are redun's bookkeeping times (job start and end as the scheduler recorded them);
 - a job still RUNNING in the database was left so by a stopped execution: it is recorded aborted
   (import finished executions only).
@@ -14,7 +18,11 @@ recorded one. What the database cannot tell, and what we assume instead:
 from __future__ import annotations
 
 import os
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 from flowledger.plugin_api import PathLike, RecorderAPI, RunStatus, new_uid, open_recorder
@@ -31,11 +39,19 @@ from .mapping import (
     job_json,
     job_outputs,
     job_status,
+    missing_when_hashed,
     pipeline_transform,
     stored_error_text,
     tags_json,
     task_transform,
 )
+
+
+class NotARedunDatabase(ValueError):
+    """The file at the database URI is no redun database (another SQLite file, or no SQLite at all)."""
+
+
+REDUN_TABLES = {"redun_version", "execution", "job", "call_node"}
 
 
 @dataclass
@@ -63,8 +79,8 @@ def import_executions(
     """Import one execution (id or unique prefix) or all of them, oldest first; skip known ones."""
     from redun.backends.db import Execution, Job, RedunBackendDb
 
-    if db_uri.startswith("sqlite:///") and not os.path.exists(db_uri[len("sqlite:///") :]):
-        raise FileNotFoundError(f"no redun database at {db_uri[len('sqlite:///') :]}")
+    if db_uri.startswith("sqlite:///"):
+        check_redun_sqlite(db_uri[len("sqlite:///") :])
     base = os.path.abspath(base_dir or default_base_dir(db_uri))
     backend = RedunBackendDb(db_uri=db_uri)
     backend.load(migrate=False)
@@ -82,6 +98,34 @@ def import_executions(
     finally:
         recorder.close()
         session.close()
+
+
+def check_redun_sqlite(path: str) -> None:
+    """Raise, with one line naming the file, unless `path` is an SQLite file holding redun's tables.
+
+    The file is opened read-only, before redun (which might create or migrate tables) sees it.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no redun database at {path}")
+    if os.path.isdir(path):
+        raise NotARedunDatabase(f"{path} is a folder, not a redun database")
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(16)
+    except OSError as error:
+        raise NotARedunDatabase(f"{path} cannot be read ({error.strerror})") from None
+    if header != b"SQLite format 3\x00":
+        raise NotARedunDatabase(f"{path} is not a redun database (not an SQLite file)")
+    try:
+        con = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            con.close()
+    except sqlite3.Error as error:
+        raise NotARedunDatabase(f"{path} is not a redun database ({error})") from None
+    if not REDUN_TABLES.issubset(tables):
+        raise NotARedunDatabase(f"{path} is not a redun database (an SQLite file without redun's tables)")
 
 
 def _import_execution(recorder: RecorderAPI, session: Any, ex: Any, base: str) -> Imported:
@@ -138,14 +182,16 @@ class _ExecutionImport:
     run_uid: str
     base: str
     job_uids: dict[str, str]  # job id -> its Run's uid, made up front: children name their parent's run
-    attributed: set[str] = field(default_factory=set)  # files a job imported earlier has as outputs
+    below: dict[str, set[str]] = field(default_factory=dict)  # job id -> its imported descendants' outputs
     errors: dict[str, str] = field(default_factory=dict)  # error value hash -> the job it first appeared in
 
     def record_job(self, job: Any) -> None:
         node = job.call_node  # None for a job left running: redun kept no call for it
         status = job_status(job.status)
-        inputs, remote = job_inputs(_call_args(node) if node is not None else (), self.base, os.path.exists)
+        args = _call_args(node) if node is not None else ()
+        inputs, remote = job_inputs(args, self.base, _existed_at_start(job, missing_when_hashed(args, self.base)))
         outputs: list[str] = []
+        below = self.below.pop(job.id, set())
         error = error_from = None
         if node is not None:
             result = node.value.value_parsed
@@ -155,8 +201,10 @@ class _ExecutionImport:
                 if first != job.id:  # a parent failing because its child did
                     error_from = first
             else:
-                outputs, more = job_outputs(result, inputs, self.attributed, self.base)
+                outputs, more = job_outputs(result, inputs, below, self.base)
                 remote += more
+        if job.parent_id:  # jobs come children first: the parent passes these on
+            self.below.setdefault(job.parent_id, set()).update(outputs, below)
         self.recorder.record_job(
             task_transform(job.task),
             inputs=inputs,
@@ -180,6 +228,26 @@ class _ExecutionImport:
             error=error,
             uid=self.job_uids[job.id],
         )
+
+
+def _existed_at_start(job: Any, missing: set[str]) -> Callable[[str], bool]:
+    """Whether an argument file existed when `job` started, as far as one can tell now: it exists, and
+    unless redun hashed it as missing (a file handed over to be written), it was not written after the
+    job started (a staged `script()` output: missing for the script job, present for its
+    postprocessing child). What live recording asks of the disk when each job starts."""
+    start = job.start_time
+    if start is not None and start.tzinfo is None:  # redun keeps UTC
+        start = start.replace(tzinfo=UTC)
+    started = start.timestamp() if start is not None else None
+
+    def existed(path: str) -> bool:
+        try:
+            mtime = os.stat(path).st_mtime
+        except OSError:
+            return False
+        return path not in missing or (started is not None and mtime < started)
+
+    return existed
 
 
 def _call_args(node: Any) -> tuple[list, dict]:

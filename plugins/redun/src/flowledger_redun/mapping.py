@@ -14,8 +14,8 @@ Rules:
   hash as the version, and its source.
 - A job's inputs are the local files in its arguments that exist when it starts (a path handed to a
   task for it to write is not an input).
-- A file is an output of the first job whose result holds it (children settle before their parents),
-  never of the parents that pass it on, nor of a job that got it as an input.
+- A file is an output of a job whose result holds it, unless a descendant of that job has it as an
+  output (children settle before their parents: parents pass it on) or the job got it as an input.
 - Remote files (`s3://`, `gs://`, ...) are listed in the run's json, not hashed.
 """
 
@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 
 from flowledger.plugin_api import RunStatus, TransformSpec
 from redun.file import Dir, File, FileSet, Staging
+from redun.hashing import hash_struct
 
 from .decorator import lineage_of
 
@@ -206,6 +207,12 @@ def iter_files(value: Any, base: str) -> Iterator[FoundFile]:
     against `base`, an absolute folder. Staged files yield their `remote` side: the `local` side is a
     scratch copy that lives only while the job runs, the remote one is what other jobs and people see.
     """
+    for found in iter_file_values(value):
+        yield _found(found, base)
+
+
+def iter_file_values(value: Any) -> Iterator[File | Dir]:
+    """The `File` and `Dir` objects in a redun value (staged ones: their remote side), as `iter_files`."""
     stack = [value]
     seen = 0
     while stack and seen < MAX_NODES:
@@ -217,7 +224,7 @@ def iter_files(value: Any, base: str) -> Iterator[FoundFile]:
         if isinstance(value, Staging):
             stack.append(value.remote)
         elif isinstance(value, (File, Dir)):  # before FileSet: a Dir is one
-            yield _found(value, base)
+            yield value
         elif isinstance(value, FileSet):
             stack.extend(reversed(list(value)))
         elif value_type in (list, tuple, set, frozenset) or (isinstance(value, tuple) and hasattr(value, "_fields")):
@@ -227,6 +234,24 @@ def iter_files(value: Any, base: str) -> Iterator[FoundFile]:
             stack.extend(reversed(list(value.keys())))
         elif dataclasses.is_dataclass(value) and not isinstance(value, type):
             stack.extend(getattr(value, f.name) for f in reversed(dataclasses.fields(value)))
+
+
+def missing_when_hashed(args: Any, base: str) -> set[str]:
+    """The local files in stored call arguments whose redun hash says they did not exist when hashed.
+
+    redun hashes a local File from its path, size and mtime, with -1 for both when the file is missing:
+    a file handed to a task for it (or its children) to write keeps that hash, also in the arguments of
+    later jobs that get the same File object (a staged `script()` output, say). The importer reads it
+    from redun.db, where it cannot ask whether the file existed when the job started.
+    """
+    missing = set()
+    for value in iter_file_values(args):
+        if isinstance(value, Dir) or value.filesystem.name != "local":
+            continue
+        stored = getattr(value, "_hash", None)
+        if stored and stored == hash_struct(["File", "local", value.path, -1, "-1"]):
+            missing.add(_found(value, base).path)
+    return missing
 
 
 def unique_files(value: Any, base: str) -> list[FoundFile]:
@@ -245,19 +270,20 @@ def job_inputs(args: Any, base: str, exists: Callable[[str], bool]) -> tuple[lis
     return inputs, remote
 
 
-def job_outputs(result: Any, inputs: list[str], attributed: set[str], base: str) -> tuple[list[str], list[str]]:
-    """(local outputs, remote URLs) of a settled job; adds its outputs to `attributed`.
+def job_outputs(result: Any, inputs: list[str], below: set[str], base: str) -> tuple[list[str], list[str]]:
+    """(local outputs, remote URLs) of a settled job.
 
-    `attributed` holds the files that jobs of this execution settled earlier already have as outputs:
-    a parent that passes a child's file on does not claim it, nor does a job that returns one of its
-    own inputs.
+    `below` holds the files that the job's descendants (settled before it) have as outputs: a parent
+    that passes a child's file on does not claim it, nor does a job that returns one of its own inputs.
+    Any other job whose result holds the file does: the same call made twice in one execution (redun
+    runs it once and marks the second job cached) gives both jobs the file, and the recorder links the
+    second one to the first one's artifact (replicated) as the bytes are the same.
     """
     outputs, remote = [], []
     own_inputs = set(inputs)
     for found in unique_files(result, base):
         if not found.local:
             remote.append(found.path)
-        elif found.path not in attributed and found.path not in own_inputs:
+        elif found.path not in below and found.path not in own_inputs:
             outputs.append(found.path)
-    attributed.update(outputs)
     return outputs, remote

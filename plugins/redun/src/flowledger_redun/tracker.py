@@ -3,12 +3,14 @@
 `scheduler.py` (the intake) calls `execution_started`, `tags_recorded` and `job_started` on redun's
 scheduler thread, and `finish` when `Scheduler.run` ends; a job's `result_promise` calls back when it
 settles, with its fully evaluated result. The tracker keeps what it needs between those calls (the
-execution's Run, the open jobs, which files already have a maker), asks `mapping` what each thing
+execution's Run, the open jobs, which files their descendants made), asks `mapping` what each thing
 becomes, and hands the result to the recorder.
 
 Everything here runs on redun's scheduler thread, so it only walks values and queues calls on a
 `BackgroundRecorder` (`open_recorder`), which hashes files and writes the ledger on its own thread (it
 lingers a moment after the first call, so jobs settling tens of milliseconds apart share transactions).
+One wait: a job that reads a file made earlier in the execution starts only once the recorder has
+hashed the outputs queued so far (`flush`), so that a file the job deletes stays in the lineage.
 Recording never breaks the workflow: the first failure, here or in the recorder, is one warning
 (`WarnOnce`), and the tracker stops.
 """
@@ -47,6 +49,10 @@ from .mapping import (
     task_transform,
 )
 
+# How long a job that reads files made earlier in the execution waits for them to be hashed (a busy
+# ledger must not stall the workflow: past this, a file deleted early may be recorded as missing).
+FLUSH_TIMEOUT_S = 10.0
+
 
 @dataclass(slots=True)
 class JobState:
@@ -62,6 +68,7 @@ class JobState:
     args_hash: str | None = None
     eval_hash: str | None = None
     error_from_job_id: str | None = None
+    below: set[str] = field(default_factory=set)  # files its settled descendants have as outputs
 
 
 class Tracker:
@@ -82,9 +89,9 @@ class Tracker:
         self.tags: dict[str, Any] = {}
         self.open_jobs: dict[str, JobState] = {}
         self.job_uids: dict[str, str] = {}
-        self.attributed: set[str] = set()  # files that a settled job of this execution has as outputs
         self.errors: dict[int, tuple[BaseException, str]] = {}  # id(error) -> (error, job id)
         self.transforms: dict[str, TransformSpec] = {}  # task hash -> its Transform, made once
+        self.unhashed: set[str] = set()  # outputs handed to the recorder, maybe not hashed yet
         self.failed = False
         self.cpu_ns = 0  # scheduler-thread CPU spent in our hooks (bench, logs)
         self.jobs_seen = 0
@@ -153,6 +160,8 @@ class Tracker:
         self.job_uids[job.id] = uid
         parent = job.parent_job
         inputs, remote = job_inputs(job.args, os.getcwd(), os.path.exists)
+        if self.unhashed and not self.unhashed.isdisjoint(inputs):
+            self._hash_made_files()
         state = JobState(uid, time.time(), inputs, job.task, remote, args_hash=job.args_hash, eval_hash=job.eval_hash)
         if parent is not None:
             state.parent_job_id = parent.id
@@ -166,8 +175,11 @@ class Tracker:
     def _job_done(self, job: Any, state: JobState, result: Any) -> None:
         if self.open_jobs.pop(job.id, None) is None:
             return
-        outputs, remote = job_outputs(result, state.inputs, self.attributed, os.getcwd())
+        outputs, remote = job_outputs(result, state.inputs, state.below, os.getcwd())
         state.remote.extend(remote)
+        parent = self.open_jobs.get(state.parent_job_id or "")
+        if parent is not None:  # children settle before their parents: the parent passes these on
+            parent.below.update(outputs, state.below)
         self._record(
             job.id, state, job_status("CACHED" if job.was_cached else "DONE"), outputs, call_hash=job.call_hash
         )
@@ -194,6 +206,7 @@ class Tracker:
         finished_at: float | None = None,
     ) -> None:
         """Hand a settled job to the recorder (which batches calls into transactions itself)."""
+        self.unhashed.update(outputs)
         self.rec.record_job(
             self._transform(state.task),
             inputs=state.inputs,
@@ -218,6 +231,18 @@ class Tracker:
             error=error,
             uid=state.uid,
         )
+
+    def _hash_made_files(self) -> None:
+        """Wait until the recorder has hashed the outputs handed to it so far (on its own thread).
+
+        Called when a job starts that reads a file made earlier in this execution: the job may delete
+        it (a cleanup task), and a file gone before it was hashed would drop out of the lineage. Once
+        hashed, it stays a node (marked deleted) as the maker's output and the readers' input.
+        """
+        self.unhashed.clear()
+        flush = getattr(self.rec, "flush", None)  # not part of RecorderAPI; BackgroundRecorder has it
+        if flush is not None:
+            flush(FLUSH_TIMEOUT_S)
 
     def _transform(self, task: Any) -> TransformSpec:
         spec = self.transforms.get(task.hash)
