@@ -92,3 +92,9 @@ def test_plugins_import_only_the_plugin_api_from_the_core(plugin):
         assert not beyond, f"{name} imports {sorted(beyond)} from the core: use flowledger.plugin_api"
         others = {i for i in imports(path, name) if i.split(".")[0] in {p.name for p in PLUGINS.values()} - {src.name}}
         assert not others, f"{name} reaches into another plugin: {others}"
+
+
+def test_test_modules_have_unique_names():
+    """Test folders are not packages, so pytest imports every test module and helper by its base name."""
+    names = [p.name for p in (ROOT / "tests").rglob("*.py") if p.name != "conftest.py" and "data" not in p.parts]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
