@@ -79,7 +79,7 @@ def test_notebook_run_top_to_bottom_is_consecutive_with_an_html_report(analysis)
     report = run.report
     html = open(report.path, encoding="utf-8").read()
     assert report.suffix == ".html" and html.lstrip().lower().startswith("<!doctype html>")
-    assert "<title>analysis</title>" in html and ">Counts<" in html  # the saved notebook, rendered
+    assert "<title>analysis</title>" in html and ">Counts<" in html  # the notebook, with its markdown, rendered
     assert report.hash == hashlib.sha256(html.encode()).hexdigest() and report.run == run
 
 
@@ -131,8 +131,9 @@ def test_vscode_notebook_path(tmp_path, monkeypatch):
 
 
 def test_unknown_notebook_is_an_error_that_says_what_to_do(tmp_path, monkeypatch):
+    """No session name, and no notebook in the kernel's folder (nor named by the runner) holds what ran."""
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    notebook = write_notebook(tmp_path / "analysis.ipynb")
+    notebook = write_notebook(tmp_path / "elsewhere" / "analysis.ipynb")
     with pytest.raises(Exception, match=r"fl\.track\(path="):
         execute(notebook, [0], tmp_path)
     assert fl.Run.filter().count() == 0

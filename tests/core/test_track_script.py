@@ -127,3 +127,17 @@ def test_terminated_script_is_aborted(tmp_path):
     assert result.returncode == -signal.SIGTERM
     run = fl.Run.filter(transform__name="killed.py").one()
     assert (run.status, run.error) == ("aborted", "terminated by SIGTERM")
+
+
+def test_the_run_says_where_the_script_ran(tmp_path):
+    script = tmp_path / "analysis.py"
+    script.write_text(HEADER + "fl.track()\nfl.finish()\n")
+    done = subprocess.run(
+        [sys.executable, str(script), "--samples", "s1,s2"], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    run = only_run()
+    assert run.json["argv"] == [str(script), "--samples", "s1,s2"]
+    assert run.json["cwd"] == str(tmp_path)
+    assert run.json["host"] == run.host == os.uname().nodename
+    assert run.json["python"] == ".".join(map(str, sys.version_info[:3]))
