@@ -36,8 +36,23 @@ class Builder:
 
     def artifact(self, path: str, run_id: int | None) -> int:
         artifact_id = len(self.artifacts) + 1
-        self.artifacts.append((artifact_id, f"A{artifact_id:019d}", path, "file", ".txt", 10,
-                               f"{artifact_id:064x}", "sha256", 1, 1, run_id, 1, STAMP))
+        self.artifacts.append(
+            (
+                artifact_id,
+                f"A{artifact_id:019d}",
+                path,
+                "file",
+                ".txt",
+                10,
+                f"{artifact_id:064x}",
+                "sha256",
+                1,
+                1,
+                run_id,
+                1,
+                STAMP,
+            )
+        )
         return artifact_id
 
     def run(self, transform_id: int, parent: int | None, inputs: list[int]) -> int:
@@ -63,25 +78,34 @@ def build(ledger: Ledger, runs: int, depth: int, width: int, long: int) -> dict[
     rows = Builder()
     workflow = rows.run(1, None, [])
     reference = rows.artifact("/data/genome.fa", None)
-    long_raw, long_end = rows.chain("long", long, workflow, reference)
+    _, long_end = rows.chain("long", long, workflow, reference)
     chains = (runs - len(rows.runs) - 1) // depth
     ends = [rows.chain(f"sample{c}", depth, workflow, reference) for c in range(chains)]
     wide = rows.job(2, workflow, [end for _, end in ends[:width]], "/results/summary.txt")
     if runs > len(rows.runs):
         rows.chain("rest", runs - len(rows.runs), workflow, reference)  # exactly `runs` runs
-    transforms = [(1, "T000000000010000", "workflow", "pipeline"), (2, "T000000000020000", "aggregate", "rule"),
-                  *[(level + 2, f"T{level + 2:011d}0000", f"step{level}", "rule")
-                    for level in range(1, max(depth, long) + 1)]]
+    transforms = [
+        (1, "T000000000010000", "workflow", "pipeline"),
+        (2, "T000000000020000", "aggregate", "rule"),
+        *[(level + 2, f"T{level + 2:011d}0000", f"step{level}", "rule") for level in range(1, max(depth, long) + 1)],
+    ]
     with ledger.write() as conn:
         conn.execute("INSERT INTO users (id, uid, handle, created_at) VALUES (1, 'U0000001', 'bench', ?)", (STAMP,))
-        conn.executemany("INSERT INTO transforms (id, uid, name, type, created_by_id, created_at) "
-                         "VALUES (?, ?, ?, ?, 1, ?)", [(*t, STAMP) for t in transforms])
+        conn.executemany(
+            "INSERT INTO transforms (id, uid, name, type, created_by_id, created_at) VALUES (?, ?, ?, ?, 1, ?)",
+            [(*t, STAMP) for t in transforms],
+        )
         conn.execute("PRAGMA defer_foreign_keys = ON")  # runs and artifacts refer to each other
-        conn.executemany("INSERT INTO runs (id, uid, transform_id, started_at, finished_at, created_by_id, "
-                         "created_at, initiated_by_run_id, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows.runs)
-        conn.executemany("INSERT INTO artifacts (id, uid, path, kind, suffix, size, hash, hash_type, version, "
-                         "is_latest, run_id, created_by_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         rows.artifacts)
+        conn.executemany(
+            "INSERT INTO runs (id, uid, transform_id, started_at, finished_at, created_by_id, "
+            "created_at, initiated_by_run_id, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows.runs,
+        )
+        conn.executemany(
+            "INSERT INTO artifacts (id, uid, path, kind, suffix, size, hash, hash_type, version, "
+            "is_latest, run_id, created_by_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows.artifacts,
+        )
         conn.executemany("INSERT INTO run_inputs (run_id, artifact_id) VALUES (?, ?)", rows.inputs)
     return {"deep": ends[-1][1], "wide": wide, "long": long_end, "raw": ends[-1][0]}
 
@@ -91,12 +115,18 @@ def targets(ledger: Ledger) -> dict[str, int]:
     one = lambda path: ledger.query("SELECT id FROM artifacts WHERE path = ?", (path,))[0]["id"]  # noqa: E731
     last = ledger.query("SELECT path FROM artifacts WHERE path LIKE '/data/sample%' ORDER BY id DESC LIMIT 1")
     sample = last[0]["path"].split("/")[2]
-    deepest = ledger.query("SELECT path FROM artifacts WHERE path LIKE ? ORDER BY id DESC LIMIT 1",
-                           (f"/results/{sample}/%",))[0]["path"]
-    long_end = ledger.query("SELECT path FROM artifacts WHERE path LIKE '/results/long/%' ORDER BY id DESC "
-                            "LIMIT 1")[0]["path"]
-    return {"deep": one(deepest), "wide": one("/results/summary.txt"), "long": one(long_end),
-            "raw": one(f"/data/{sample}/raw.fastq")}
+    deepest = ledger.query(
+        "SELECT path FROM artifacts WHERE path LIKE ? ORDER BY id DESC LIMIT 1", (f"/results/{sample}/%",)
+    )[0]["path"]
+    long_end = ledger.query("SELECT path FROM artifacts WHERE path LIKE '/results/long/%' ORDER BY id DESC LIMIT 1")[0][
+        "path"
+    ]
+    return {
+        "deep": one(deepest),
+        "wide": one("/results/summary.txt"),
+        "long": one(long_end),
+        "raw": one(f"/data/{sample}/raw.fastq"),
+    }
 
 
 def median_ms(function, repeat: int) -> float:
@@ -115,9 +145,12 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=100, help="chains the aggregate job reads (default 100)")
     parser.add_argument("--long", type=int, default=1000, help="jobs in the one long chain (default 1000)")
     parser.add_argument("--repeat", type=int, default=20, help="timings per query (median)")
-    parser.add_argument("--analyze", action="store_true",
-                        help="run ANALYZE first (as `PRAGMA optimize` would): SQLite then plans the ancestor query "
-                             "with a Bloom filter that scans all artifacts")
+    parser.add_argument(
+        "--analyze",
+        action="store_true",
+        help="run ANALYZE first (as `PRAGMA optimize` would): SQLite then plans the ancestor query "
+        "with a Bloom filter that scans all artifacts",
+    )
     parser.add_argument("--db", help="ledger file to build (or reuse when it exists); default: a temporary one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="flowledger-bench-") as scratch:
@@ -132,25 +165,32 @@ def main() -> None:
         ledger = Ledger(path)  # a new connection plans with (or without) the statistics
         total_runs = ledger.query("SELECT count(*) AS n FROM runs")[0]["n"]
         total_artifacts = ledger.query("SELECT count(*) AS n FROM artifacts")[0]["n"]
-        print(f"ledger: {total_runs:,} runs, {total_artifacts:,} artifacts, "
-              f"{'reused' if reuse else f'built in {built:.1f} s'} ({path.stat().st_size / 1e6:.0f} MB)"
-              f"{', with ANALYZE statistics' if args.analyze else ''}")
-        baseline = median_ms(lambda: ledger.query("SELECT * FROM artifacts WHERE id = ?", (ids["deep"],)),
-                             args.repeat * 10)
+        print(
+            f"ledger: {total_runs:,} runs, {total_artifacts:,} artifacts, "
+            f"{'reused' if reuse else f'built in {built:.1f} s'} ({path.stat().st_size / 1e6:.0f} MB)"
+            f"{', with ANALYZE statistics' if args.analyze else ''}"
+        )
+        baseline = median_ms(
+            lambda: ledger.query("SELECT * FROM artifacts WHERE id = ?", (ids["deep"],)), args.repeat * 10
+        )
         print(f"baseline: one artifact by primary key {baseline * 1e3:.1f} us")
         summary = []
-        for name, walk, sql in (("deep", lineage.ancestors, lineage.ANCESTORS_SQL),
-                                ("wide", lineage.ancestors, lineage.ANCESTORS_SQL),
-                                ("long", lineage.ancestors, lineage.ANCESTORS_SQL),
-                                ("raw", lineage.descendants, lineage.DESCENDANTS_SQL)):
+        for name, walk, sql in (
+            ("deep", lineage.ancestors, lineage.ANCESTORS_SQL),
+            ("wide", lineage.ancestors, lineage.ANCESTORS_SQL),
+            ("long", lineage.ancestors, lineage.ANCESTORS_SQL),
+            ("raw", lineage.descendants, lineage.DESCENDANTS_SQL),
+        ):
             artifact = Artifact.using(ledger).filter(id=ids[name]).one()
             graph = walk(artifact)
-            query = median_ms(lambda: ledger.query(sql, ("artifact", artifact.id)), args.repeat)
-            full = median_ms(lambda: walk(artifact), args.repeat)
+            query = median_ms(lambda sql=sql, a=artifact: ledger.query(sql, ("artifact", a.id)), args.repeat)
+            full = median_ms(lambda walk=walk, a=artifact: walk(a), args.repeat)
             label = f"{name} {'descendants' if walk is lineage.descendants else 'ancestors'}"
-            print(f"{label:<18} {len(graph.runs):6,} runs {len(graph.artifacts):6,} artifacts: "
-                  f"query {query:8.2f} ms ({query / baseline:,.0f}x baseline), "
-                  f"with records {full:8.2f} ms ({full / query:.1f}x the query)")
+            print(
+                f"{label:<18} {len(graph.runs):6,} runs {len(graph.artifacts):6,} artifacts: "
+                f"query {query:8.2f} ms ({query / baseline:,.0f}x baseline), "
+                f"with records {full:8.2f} ms ({full / query:.1f}x the query)"
+            )
             summary.append(f"{name} {query:.2f}/{full:.1f} ms")
         ledger.close()
     print(f"core_ancestors: {total_runs:,} runs; query/with records: {', '.join(summary)}")

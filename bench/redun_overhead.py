@@ -84,7 +84,10 @@ def measure(mode: str, tasks: int, redun_db: str) -> dict:
         t0 = time.perf_counter()
         done = subprocess.run(
             [sys.executable, __file__, WORKER_FLAG, mode, str(tasks), folder, redun_db],
-            env=env, capture_output=True, text=True, check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         wall = time.perf_counter() - t0
         if done.returncode != 0:
@@ -100,8 +103,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=500, help="trivial tasks per run (default 500)")
     parser.add_argument("--repeats", type=int, default=3, help="plain/plugin pairs (default 3)")
-    parser.add_argument("--redun-db", choices=["file", "memory"], default="file",
-                        help="redun's own database: a SQLite file as `redun run` uses (default) or :memory:")
+    parser.add_argument(
+        "--redun-db",
+        choices=["file", "memory"],
+        default="file",
+        help="redun's own database: a SQLite file as `redun run` uses (default) or :memory:",
+    )
     args = parser.parse_args()
     runs: dict[str, list[dict]] = {"plain": [], "plugin": []}
     for repeat in range(args.repeats):
@@ -109,8 +116,11 @@ def main() -> None:
         for mode in order:
             line = measure(mode, args.tasks, args.redun_db)
             runs[mode].append(line)
-            print(f"  {mode:6} run {line['run_wall']:7.2f} s (CPU {line['run_cpu']:6.2f} s)  "
-                  f"process {line['subprocess_wall']:7.2f} s", flush=True)
+            print(
+                f"  {mode:6} run {line['run_wall']:7.2f} s (CPU {line['run_cpu']:6.2f} s)  "
+                f"process {line['subprocess_wall']:7.2f} s",
+                flush=True,
+            )
 
     def med(mode, key):
         return statistics.median(r[key] for r in runs[mode])
@@ -120,15 +130,23 @@ def main() -> None:
     hook_ms = statistics.median(r["hook_cpu"] for r in plugin) / jobs * 1e3
     recorder_ms = statistics.median(r["recorder_cpu"] for r in plugin) / jobs * 1e3
     print(f"redun {args.tasks} tasks x {args.repeats} pairs, redun db = {args.redun_db}, {os.cpu_count()} CPUs")
-    print(f"median Scheduler.run wall: plain {med('plain', 'run_wall'):.2f} s, plugin {med('plugin', 'run_wall'):.2f} s"
-          f" -> ratio {med('plugin', 'run_wall') / med('plain', 'run_wall'):.3f} (target <= 1.05)")
-    print(f"median process wall:       plain {med('plain', 'subprocess_wall'):.2f} s, plugin "
-          f"{med('plugin', 'subprocess_wall'):.2f} s -> ratio "
-          f"{med('plugin', 'subprocess_wall') / med('plain', 'subprocess_wall'):.3f}")
-    print(f"median Scheduler.run CPU:  plain {med('plain', 'run_cpu'):.2f} s, plugin {med('plugin', 'run_cpu'):.2f} s"
-          f" -> ratio {med('plugin', 'run_cpu') / med('plain', 'run_cpu'):.3f} (steadier than wall on a busy host)")
-    print(f"plugin CPU per job: {hook_ms:.3f} ms in hooks on redun's scheduler thread + {recorder_ms:.3f} ms in the "
-          f"recorder thread (hashing, ledger writes) = {hook_ms + recorder_ms:.3f} ms ({int(jobs)} jobs per run)")
+    print(
+        f"median Scheduler.run wall: plain {med('plain', 'run_wall'):.2f} s, plugin {med('plugin', 'run_wall'):.2f} s"
+        f" -> ratio {med('plugin', 'run_wall') / med('plain', 'run_wall'):.3f} (target <= 1.05)"
+    )
+    print(
+        f"median process wall:       plain {med('plain', 'subprocess_wall'):.2f} s, plugin "
+        f"{med('plugin', 'subprocess_wall'):.2f} s -> ratio "
+        f"{med('plugin', 'subprocess_wall') / med('plain', 'subprocess_wall'):.3f}"
+    )
+    print(
+        f"median Scheduler.run CPU:  plain {med('plain', 'run_cpu'):.2f} s, plugin {med('plugin', 'run_cpu'):.2f} s"
+        f" -> ratio {med('plugin', 'run_cpu') / med('plain', 'run_cpu'):.3f} (steadier than wall on a busy host)"
+    )
+    print(
+        f"plugin CPU per job: {hook_ms:.3f} ms in hooks on redun's scheduler thread + {recorder_ms:.3f} ms in the "
+        f"recorder thread (hashing, ledger writes) = {hook_ms + recorder_ms:.3f} ms ({int(jobs)} jobs per run)"
+    )
 
 
 if __name__ == "__main__":
