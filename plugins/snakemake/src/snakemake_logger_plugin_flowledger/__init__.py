@@ -45,8 +45,9 @@ class LogHandlerSettings(LogHandlerSettingsBase):
     wait: Optional[float] = field(  # noqa: UP045 (see the module docstring)
         default=None,
         metadata={
-            "help": "Seconds to wait at the end for the ledger to be written (default: 300); a ledger locked "
-            "for longer is given up on with a warning",
+            "help": "Seconds to wait at the end (and before a temp() output is deleted) for the ledger to be "
+            "written, beyond the estimated hashing time (default: 5); a ledger locked for longer is given up on "
+            "with one warning",
             "env_var": True,
         },
     )
@@ -136,12 +137,15 @@ class _StackProbe(logging.Filter):
             kind = getattr(record, "event", None)
             if kind in PROBED:
                 self.tracker.probe_stack(kind, getattr(record, "jobid", None))
+            elif kind is None and isinstance(record.msg, str) and record.msg.startswith(TEMP_REMOVAL):
+                self.tracker.before_removal(record.getMessage())  # Snakemake deletes the file right after
         except Exception:
             pass
         return True
 
 
 PROBED = frozenset({LogEvent.JOB_INFO, LogEvent.JOB_ERROR})  # the events whose emitting stack holds more
+TEMP_REMOVAL = "Removing temporary output "  # = tracker.TEMP_REMOVAL (the tracker is imported lazily)
 
 
 def warn_failed(what: str, error: BaseException) -> None:

@@ -24,7 +24,8 @@ from snakemake_interface_logger_plugins.common import LogEvent
 
 LOGFILE_MESSAGE = "Complete log"  # "Complete log(s): PATH" (9) / "Complete log: PATH" (8)
 INTERRUPT_MESSAGE = "Terminating processes on user request"  # Ctrl-C; 9 sends no error event for it
-PLAIN_MESSAGES = (LOGFILE_MESSAGE, INTERRUPT_MESSAGE)
+GRACEFUL_MESSAGE = "Will exit after finishing currently running jobs"  # SIGTERM: running jobs may finish
+PLAIN_MESSAGES = (LOGFILE_MESSAGE, INTERRUPT_MESSAGE, GRACEFUL_MESSAGE)
 CANCELLED_MESSAGE = "Cancelling snakemake on user request"  # Snakemake 8's Ctrl-C error text
 
 Record = logging.LogRecord
@@ -216,13 +217,13 @@ class Error(_Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Message(_Event):
-    """A plain message. Two matter: the name of Snakemake's own log file, and Ctrl-C."""
+    """A plain message. Two kinds matter: the name of Snakemake's own log file, and Ctrl-C or SIGTERM."""
 
     msg: str = ""
 
     @property
     def is_interrupt(self) -> bool:
-        return self.msg.startswith(INTERRUPT_MESSAGE)
+        return self.msg.startswith((INTERRUPT_MESSAGE, GRACEFUL_MESSAGE))
 
     @property
     def logfile(self) -> str | None:

@@ -42,6 +42,8 @@ def log_handler(msg: dict) -> None:
             if tracker is None:
                 return
             tracker.probe_stack(msg.get("level"), msg.get("jobid"))  # runs inline: the stack is Snakemake's
+            if msg.get("level") == "info":  # a temp() file about to be deleted is hashed first
+                tracker.before_removal(msg.get("msg"))
             event = parse(msg)
             if event is not None:
                 tracker.handle(event)

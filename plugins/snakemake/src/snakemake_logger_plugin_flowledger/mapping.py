@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,9 +59,16 @@ def config_md5(config: Any) -> str | None:
         return None
 
 
+def config_name(config: Any) -> str | None:
+    """`config["name"]`, when the workflow's config sets it to a non-empty text."""
+    value = config.get("name") if isinstance(config, Mapping) else None
+    return str(value).strip() or None if isinstance(value, (str, int, float)) else None
+
+
 def workflow_transform(facts: WorkflowFacts, name: str | None = None) -> TransformSpec:
-    """The workflow's Transform: named after its directory (or `name`), versioned by git or its files."""
-    name = name or workflow_name(facts.basedir)
+    """The workflow's Transform, named by the config's `name`, else `name` (the plugin setting), else the
+    workflow's directory; versioned by git or its files."""
+    name = config_name(facts.config) or name or workflow_name(facts.basedir)
     return TransformSpec(
         name=name,
         type="pipeline",
@@ -143,9 +151,53 @@ def job_reference(workflow_id: str | None, jobid: int) -> str:
     return f"{workflow_id}/{jobid}"
 
 
+# Snakemake's `fmt_iofile` appends " (<label>)" to the paths it logs: pipe, service, nodelocal, update,
+# "before update", "access: <pattern>", cached, and storage phrases ("send to storage", ...).
+_ANNOTATION = re.compile(
+    r"^(?P<path>.+?) \((?P<label>pipe|service|nodelocal|update|before update|access: [^()]*|cached"
+    r"|(?:[^()]*, )?(?:retrieve from storage|only provide storage uri|send to storage|in storage))\)$"
+)
+ANNOTATION_FLAGS = {"before update": "before_update"}  # a label -> the flag Snakemake calls it
+
+
+def strip_annotation(path: str) -> tuple[str, str | None]:
+    """(the real path, the flag its annotation names, if any) of a path as Snakemake logs it."""
+    found = _ANNOTATION.match(path)
+    if found is None:
+        return path, None
+    label = found.group("label").split(", ")[0]
+    flag = ANNOTATION_FLAGS.get(label, label)
+    return found.group("path"), None if "storage" in flag or flag.startswith("access:") else flag
+
+
 def absolute(paths: Iterable[str], workdir: str) -> list[str]:
-    """Event paths are relative to Snakemake's working directory; URLs and absolute paths stay as they are."""
-    return [p if os.path.isabs(p) or "://" in p else os.path.normpath(os.path.join(workdir, p)) for p in paths]
+    """Event paths (annotations stripped) are relative to Snakemake's working directory; URLs and absolute
+    paths stay as they are."""
+    return [_absolute(strip_annotation(p)[0], workdir) for p in paths]
+
+
+def _absolute(path: str, workdir: str) -> str:
+    return path if os.path.isabs(path) or "://" in path else os.path.normpath(os.path.join(workdir, path))
+
+
+def file_flags(info: JobInfo, details: JobDetails, workdir: str) -> dict[str, list[str]]:
+    """{absolute path: sorted flags} of a job's files: what the live Job's IOFiles say (temp, pipe,
+    protected, directory, ...) and what the logged paths' annotations say."""
+    flags: dict[str, set[str]] = {}
+    for path, told in (details.flags or {}).items():
+        if told:
+            flags.setdefault(_absolute(path, workdir), set()).update(told)
+    for path in (*info.input, *info.output, *info.log, *info.benchmark):
+        real, flag = strip_annotation(path)
+        if flag:
+            flags.setdefault(_absolute(real, workdir), set()).add(flag)
+    return {path: sorted(found) for path, found in sorted(flags.items())}
+
+
+def temp_outputs(info: JobInfo, details: JobDetails, workdir: str) -> list[str]:
+    """The job's outputs that Snakemake deletes once their consumers are done (`temp()`), absolute."""
+    outputs = set(absolute(info.output, workdir))
+    return sorted(p for p, found in file_flags(info, details, workdir).items() if "temp" in found and p in outputs)
 
 
 def job_environment(details: JobDetails) -> tuple[str | None, str | None]:
@@ -213,8 +265,8 @@ def job_run(
         "resources": info.resources or {},
         "shellcmd": info.shellcmd,
         "reason": info.reason,
-        "log": list(info.log),
-        "benchmark": _one_or_list(info.benchmark),
+        "log": [strip_annotation(p)[0] for p in info.log],
+        "benchmark": _one_or_list([strip_annotation(p)[0] for p in info.benchmark]),
         "message": info.rule_msg,
         "source_kind": source_kind,
         "conda_env": details.conda_env,
@@ -223,6 +275,11 @@ def job_run(
     }
     if details.params_positional:
         data["params_positional"] = list(details.params_positional)
+    flags = file_flags(info, details, workdir)
+    if flags:
+        data["flags"] = flags
+    if details.group is not None:
+        data["group"] = dict(details.group)
     for key in ("priority", "local", "is_checkpoint"):
         value = getattr(info, key)
         if value is not None:

@@ -68,6 +68,8 @@ class JobDetails:
     params_positional: list[Any] = field(default_factory=list)
     conda_env: dict[str, str] | None = None  # see conda_env_of
     container: str | None = None
+    flags: dict[str, list[str]] | None = None  # {path as the job has it: [flags]}, files with flags only
+    group: dict[str, Any] | None = None  # {"name": the rule's group, "jobid": the group job's id}
 
 
 def live_workflow() -> Any | None:
@@ -164,7 +166,59 @@ def job_details(job: Any) -> JobDetails:
         container = job.container_img_url
     except Exception:
         pass
-    return JobDetails(params=params, params_positional=unnamed, conda_env=conda, container=container)
+    return JobDetails(
+        params=params,
+        params_positional=unnamed,
+        conda_env=conda,
+        container=container,
+        flags=io_flags(job),
+        group=job_group(job),
+    )
+
+
+FILE_FLAGS = frozenset(
+    {"temp", "pipe", "service", "update", "before_update", "protected", "directory", "touch", "ancient", "nodelocal"}
+)
+
+
+def io_flags(job: Any) -> dict[str, list[str]] | None:
+    """{path: sorted flags} of a live Job's input, output and log files that carry one of FILE_FLAGS."""
+    found: dict[str, set[str]] = {}
+    try:
+        for files in (job.input, job.output, job.log):
+            for f in files:
+                flags = set(getattr(f, "flags", None) or ()) & FILE_FLAGS
+                if flags:
+                    found.setdefault(str(f), set()).update(flags)
+    except Exception:
+        pass
+    return {path: sorted(flags) for path, flags in found.items()} or None
+
+
+def job_group(job: Any) -> dict[str, Any] | None:
+    """The group a live Job runs in: {"name": group, "jobid": the group job's id when known}."""
+    try:
+        name = getattr(job, "group", None)
+    except Exception:
+        return None
+    if not name:
+        return None
+    group: dict[str, Any] = {"name": str(name)}
+    try:
+        group_job = job.dag.get_job_group(job) if hasattr(job.dag, "get_job_group") else None
+        if group_job is not None and getattr(group_job, "jobid", None) is not None:
+            group["jobid"] = str(group_job.jobid)
+    except Exception:
+        pass
+    return group
+
+
+def is_finished(workflow: Any, job: Any) -> bool:
+    """Whether Snakemake's DAG counts a live Job as finished (its outputs checked, its metadata written)."""
+    try:
+        return bool(workflow.dag.finished(job))
+    except Exception:
+        return False
 
 
 def _named_indices(params: Any) -> set[int]:

@@ -215,3 +215,44 @@ def test_the_mapping_does_no_io():
         alias.name for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom) for alias in node.names
     } | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     assert not {name for name in imported if name.split(".")[0] in {"snakemake", "subprocess", "time", "getpass"}}
+
+
+def test_the_config_name_beats_the_setting_and_the_folder():
+    assert mapping.workflow_transform(facts(config={"name": "rna-seq"}), "chosen").name == "rna-seq"
+    assert mapping.workflow_transform(facts(config={"name": "  "}), "chosen").name == "chosen"
+    assert mapping.workflow_transform(facts(config={"name": ["x"]})).name == "project"
+    assert mapping.workflow_transform(facts(config=None)).name == "project"
+
+
+def test_annotations_are_stripped_to_the_real_path_and_kept_as_flags():
+    strip = mapping.strip_annotation
+    assert strip("test.0.txt (pipe)") == ("test.0.txt", "pipe")
+    assert strip("foo.socket (service)") == ("foo.socket", "service")
+    assert strip("test.txt (update)") == ("test.txt", "update")
+    assert strip("test.txt (before update)") == ("test.txt", "before_update")
+    assert strip("s3://b/k (send to storage)") == ("s3://b/k", None)
+    assert strip("my file (1).txt") == ("my file (1).txt", None)
+    assert strip("plain.txt") == ("plain.txt", None)
+    info = JobInfo(jobid=3, rule="r", input=("in (before update)",), output=("out.0 (pipe)", "t.txt"))
+    details = JobDetails(flags={"t.txt": ["temp"], "out.0": ["pipe"]})
+    run = mapping.job_run(
+        info, details, workflow_id="w", workdir=WORKDIR, source_kind="shell", status=RunStatus.COMPLETED, finished_at=2
+    )
+    assert run.inputs == [f"{WORKDIR}/in"]
+    assert run.outputs == [f"{WORKDIR}/out.0", f"{WORKDIR}/t.txt"]
+    assert run.json["flags"] == {
+        f"{WORKDIR}/in": ["before_update"],
+        f"{WORKDIR}/out.0": ["pipe"],
+        f"{WORKDIR}/t.txt": ["temp"],
+    }
+    assert mapping.temp_outputs(info, details, WORKDIR) == [f"{WORKDIR}/t.txt"]
+    grouped = mapping.job_run(
+        info,
+        JobDetails(group={"name": "g", "jobid": "u"}),
+        workflow_id="w",
+        workdir=WORKDIR,
+        source_kind="shell",
+        status=RunStatus.COMPLETED,
+        finished_at=2,
+    )
+    assert grouped.json["group"] == {"name": "g", "jobid": "u"}
