@@ -19,10 +19,10 @@ from flowledger.plugin_api import (
 )
 from flowledger.store import get_ledger
 from flowledger.testing import recorder_api_mismatches
+from flowledger_nextflow.commands import import_command
 from flowledger_nextflow.config import config_text
 from flowledger_nextflow.events import parse_event
 from flowledger_nextflow.facts import RunFacts
-from flowledger_nextflow.hooks import import_command
 from flowledger_nextflow.mapping import HOOK_ARGS, run_uid, task_job, task_start, task_uid
 from flowledger_nextflow.stream import EventStream
 from flowledger_nextflow.task import Task

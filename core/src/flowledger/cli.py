@@ -754,7 +754,7 @@ def installed_plugins(include_builtin: bool = False) -> list[dict]:
         hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or ())
         entry = {"name": name, "hooks": hooks}
         if name in distributions:
-            entry["package"], entry["version"] = distributions[name]
+            entry["package"], entry["version"] = distributions[name].name, distributions[name].version
         found.append(entry)
     return found
 

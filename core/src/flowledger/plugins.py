@@ -17,7 +17,7 @@ DEFAULT_PLUGINS = tuple(f"flowledger.default_plugins.{name}" for name in ("hashi
 pm = pluggy.PluginManager("flowledger")
 pm.add_hookspecs(hookspecs)
 _loaded = False
-distributions: dict[str, tuple[str, str]] = {}  # plugin name -> (distribution, version), for `flowledger plugins`
+distributions: dict[str, metadata.Distribution] = {}  # plugin name -> its distribution (`flowledger plugins`)
 
 
 def load_plugins() -> None:
@@ -35,7 +35,7 @@ def load_plugins() -> None:
             if chosen and not pm.is_blocked(entry.name) and not pm.has_plugin(entry.name):
                 pm.register(entry.load(), name=entry.name)
                 if entry.dist is not None:
-                    distributions[entry.name] = (entry.dist.name, entry.dist.version)
+                    distributions[entry.name] = entry.dist  # its metadata is read only when asked for
     for module in DEFAULT_PLUGINS:
         if not pm.has_plugin(module) and not pm.is_blocked(module):
             pm.register(import_module(module), name=module)

@@ -5,7 +5,7 @@ import sys
 
 from flowledger.plugin_api import FlowledgerError
 
-from .hooks import nextflow_group
+from .commands import nextflow_group
 
 
 def main() -> None:

@@ -59,7 +59,7 @@ def _warn_failed(error: BaseException) -> None:
         if _tracker is not None:
             _tracker.warn.failed(what, error)
             return
-        from snakemake_logger_plugin_flowledger import warn_failed
+        from .logger import warn_failed
 
         warn_failed(what, error)
     except Exception:  # the plugin itself cannot be imported: still one line, and Snakemake goes on
