@@ -59,7 +59,7 @@ def _warn_failed(error: BaseException) -> None:
         if _tracker is not None:
             _tracker.warn.failed(what, error)
             return
-        from .logger import warn_failed
+        from snakemake_logger_plugin_flowledger.logger import warn_failed  # a script on Snakemake 8: no relative import
 
         warn_failed(what, error)
     except Exception:  # the plugin itself cannot be imported: still one line, and Snakemake goes on
