@@ -29,3 +29,14 @@ def ledger_path(tmp_path, monkeypatch):
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_openlineage_settings():
+    """openlineage-python writes OPENLINEAGE__TRANSPORT__* into os.environ when it reads OPENLINEAGE_URL:
+    keep that from configuring live emission in the processes that later tests start."""
+    before = {key: value for key, value in os.environ.items() if key.startswith("OPENLINEAGE")}
+    yield
+    for key in [key for key in os.environ if key.startswith("OPENLINEAGE") and key not in before]:
+        del os.environ[key]
+    os.environ.update(before)
