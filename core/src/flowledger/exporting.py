@@ -22,7 +22,7 @@ from importlib import import_module
 from typing import IO, Any
 
 from .errors import FlowledgerError
-from .lineage import ANCESTORS_SQL
+from .lineage import ANCESTORS_SQL, PARENT_RUNS_SQL, RUN_TREE_SQL
 from .location import resolve_ledger_path
 from .paths import absolute
 from .store import Ledger, get_ledger
@@ -206,13 +206,13 @@ def gather(target: str | os.PathLike | Any, db: str | os.PathLike | None = None)
     ledger = target._store if hasattr(target, "_store") else _existing(db)
     kind, key, subject = _resolve(ledger, target)
     if kind == "run":
-        rows = ledger.query(DESCENDANTS_SQL, (key,))
+        rows = ledger.query(RUN_TREE_SQL, (key,))
         run_ids, artifact_ids = [r["id"] for r in rows], None
     else:
         rows = ledger.query(ANCESTORS_SQL, ("artifact", key))
         run_ids = [r["id"] for r in rows if r["kind"] == "run"]
         artifact_ids = {r["id"] for r in rows if r["kind"] == "artifact"}
-    run_ids += [r["id"] for r in ledger.query(PARENTS_SQL, (json.dumps(run_ids),)) if r["id"] not in set(run_ids)]
+    run_ids += [r["id"] for r in ledger.query(PARENT_RUNS_SQL, (json.dumps(run_ids),)) if r["id"] not in set(run_ids)]
     runs = _runs(ledger, run_ids)
     artifacts = _link(ledger, runs, artifact_ids)
     ordered = dict(sorted(runs.items(), key=lambda item: (_depth(runs, item[1]), item[1].started_at or "", item[0])))
@@ -223,7 +223,7 @@ def gather(target: str | os.PathLike | Any, db: str | os.PathLike | None = None)
 def gather_run(record: Any) -> Export:
     """One run alone (no job runs), with its parents: what the live OpenLineage events of `record` need."""
     ledger = record._store
-    run_ids = [record.id, *(r["id"] for r in ledger.query(PARENTS_SQL, (json.dumps([record.id]),)))]
+    run_ids = [record.id, *(r["id"] for r in ledger.query(PARENT_RUNS_SQL, (json.dumps([record.id]),)))]
     runs = _runs(ledger, run_ids)
     for parent_id in run_ids[1:]:  # parents are context here: none of their files
         runs[parent_id].inputs, runs[parent_id].outputs = [], []
@@ -250,17 +250,6 @@ def export(
     return getattr(import_module(module), function)(gather(target, db), out, **options)
 
 
-DESCENDANTS_SQL = """
-WITH RECURSIVE tree(id) AS (SELECT ? UNION SELECT r.id FROM runs r JOIN tree ON r.initiated_by_run_id = tree.id)
-SELECT id FROM tree
-"""
-PARENTS_SQL = """
-WITH RECURSIVE up(id) AS (
-  SELECT r.initiated_by_run_id FROM runs r WHERE r.id IN (SELECT value FROM json_each(?))
-  UNION SELECT r.initiated_by_run_id FROM runs r JOIN up ON r.id = up.id
-)
-SELECT id FROM up WHERE id IS NOT NULL
-"""
 RUNS_SQL = (
     "SELECT r.*, u.handle AS user, e.path AS environment_path FROM runs r LEFT JOIN users u ON u.id = r.created_by_id "
     "LEFT JOIN artifacts e ON e.id = r.environment_id WHERE r.id IN ({marks})"

@@ -50,6 +50,22 @@ SELECT kind, id FROM nodes
 """
 
 
+RUN_TREE_SQL = """
+WITH RECURSIVE tree(id) AS (SELECT ? UNION SELECT r.id FROM runs r JOIN tree ON r.initiated_by_run_id = tree.id)
+SELECT id FROM tree
+"""
+"""A run and every run under it (a workflow run's jobs, and theirs), by id."""
+
+PARENT_RUNS_SQL = """
+WITH RECURSIVE up(id) AS (
+  SELECT r.initiated_by_run_id FROM runs r WHERE r.id IN (SELECT value FROM json_each(?))
+  UNION SELECT r.initiated_by_run_id FROM runs r JOIN up ON r.id = up.id
+)
+SELECT id FROM up WHERE id IS NOT NULL
+"""
+"""Every run above the given ones (a JSON list of ids): their workflow runs, up to the outermost."""
+
+
 @dataclass
 class Graph:
     """A lineage subgraph: its runs, artifacts and edges (source -> target, both as (kind, id))."""

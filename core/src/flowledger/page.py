@@ -30,6 +30,7 @@ from string import Template
 from typing import Any, cast
 
 from .errors import FlowledgerError
+from .lineage import PARENT_RUNS_SQL, RUN_TREE_SQL
 from .location import resolve_ledger_path
 from .models import Artifact
 from .models.run import derived_state
@@ -72,17 +73,6 @@ WITH RECURSIVE
       JOIN run_replicated_artifacts rr ON nodes.kind = 'run' AND rr.run_id = nodes.id
   )
 SELECT kind, id FROM nodes
-"""
-JOBS_SQL = """
-WITH RECURSIVE tree(id) AS (SELECT ? UNION SELECT r.id FROM runs r JOIN tree ON r.initiated_by_run_id = tree.id)
-SELECT id FROM tree
-"""
-PARENTS_SQL = """
-WITH RECURSIVE up(id) AS (
-  SELECT r.initiated_by_run_id FROM runs r WHERE r.id IN (SELECT value FROM json_each(?))
-  UNION SELECT r.initiated_by_run_id FROM runs r JOIN up ON r.id = up.id
-)
-SELECT id FROM up WHERE id IS NOT NULL
 """
 RUNS_SQL = """
 SELECT r.id, r.uid, r.transform_id, r.started_at, r.finished_at, r.json, r.reference, r.reference_type,
@@ -180,7 +170,7 @@ def _collect(ledger: Ledger, kind: str, key: int, downstream: bool) -> tuple[lis
     """(run ids, artifact ids) on the page: a run's jobs and their files, or a file's ancestors; with
     `downstream`, what was made from them; and the workflow runs around every run (its boxes)."""
     if kind == "run":
-        run_ids = [row["id"] for row in ledger.query(JOBS_SQL, (key,))]
+        run_ids = [row["id"] for row in ledger.query(RUN_TREE_SQL, (key,))]
         seeds = [["run", run_id] for run_id in run_ids]
         found = [("run", run_id) for run_id in run_ids]
         for sql in (
@@ -195,7 +185,7 @@ def _collect(ledger: Ledger, kind: str, key: int, downstream: bool) -> tuple[lis
     if downstream:
         found += [(row["kind"], row["id"]) for row in ledger.query(DOWNSTREAM_SQL, (json.dumps(seeds),))]
     run_ids = sorted({i for k, i in found if k == "run"})
-    run_ids += [row["id"] for row in ledger.query(PARENTS_SQL, (json.dumps(run_ids),)) if row["id"] not in run_ids]
+    run_ids += [row["id"] for row in ledger.query(PARENT_RUNS_SQL, (json.dumps(run_ids),)) if row["id"] not in run_ids]
     return run_ids, sorted({i for k, i in found if k == "artifact"})
 
 
