@@ -270,13 +270,6 @@ def internal_sql(ledger) -> tuple[str, list]:
     return "(a.kind = 'reference' OR " + " OR ".join("a.path GLOB ?" for _ in globs) + ")", globs
 
 
-def is_internal(path: str, ledger, kind: str = "file") -> bool:
-    """Is this a file kept for a workflow manager's or flowledger's own use (not the user's data)?"""
-    from fnmatch import fnmatchcase
-
-    return kind == "reference" or any(fnmatchcase(path, pattern) for pattern in _internal_globs(ledger))
-
-
 def _internal_globs(ledger) -> list[str]:
     return [*INTERNAL_GLOBS, glob_literal(str(ledger.path.parent)) + "/environments/*"]
 
