@@ -183,7 +183,9 @@ def main() -> None:
         ):
             artifact = Artifact.using(ledger).filter(id=ids[name]).one()
             graph = walk(artifact)
-            query = median_ms(lambda sql=sql, a=artifact: ledger.query(sql, ("artifact", a.id)), args.repeat)
+            query = median_ms(
+                lambda sql=sql, a=artifact: ledger.query(sql, (lineage.seeds(("artifact", a.id)),)), args.repeat
+            )
             full = median_ms(lambda walk=walk, a=artifact: walk(a), args.repeat)
             label = f"{name} {'descendants' if walk is lineage.descendants else 'ancestors'}"
             print(

@@ -22,7 +22,7 @@ from importlib import import_module
 from typing import IO, Any
 
 from .errors import FlowledgerError
-from .lineage import ANCESTORS_SQL, PARENT_RUNS_SQL, RUN_TREE_SQL
+from .lineage import ANCESTORS_SQL, PARENT_RUNS_SQL, RUN_TREE_SQL, seeds
 from .location import resolve_ledger_path
 from .paths import absolute
 from .store import Ledger, get_ledger
@@ -209,7 +209,7 @@ def gather(target: str | os.PathLike | Any, db: str | os.PathLike | None = None)
         rows = ledger.query(RUN_TREE_SQL, (key,))
         run_ids, artifact_ids = [r["id"] for r in rows], None
     else:
-        rows = ledger.query(ANCESTORS_SQL, ("artifact", key))
+        rows = ledger.query(ANCESTORS_SQL, (seeds(("artifact", key)),))
         run_ids = [r["id"] for r in rows if r["kind"] == "run"]
         artifact_ids = {r["id"] for r in rows if r["kind"] == "artifact"}
     run_ids += [r["id"] for r in ledger.query(PARENT_RUNS_SQL, (json.dumps(run_ids),)) if r["id"] not in set(run_ids)]

@@ -12,6 +12,7 @@ they were recorded: the lineage of a copy, of a moved project, of a downloaded r
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -20,10 +21,11 @@ from .hashing import Hasher
 from .models import Artifact, Run, Transform
 from .store import get_ledger
 
+# Walks over the graph artifact <-> run from one or several seeds, given as JSON: `seeds(("artifact", 7))`.
 ANCESTORS_SQL = """
 WITH RECURSIVE
   nodes(kind, id) AS (
-    SELECT ?, ?
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)
     UNION
     SELECT 'run', (SELECT a.run_id FROM artifacts a WHERE a.id = nodes.id) FROM nodes WHERE nodes.kind = 'artifact'
     UNION
@@ -37,7 +39,7 @@ SELECT kind, id FROM nodes WHERE id IS NOT NULL
 DESCENDANTS_SQL = """
 WITH RECURSIVE
   nodes(kind, id) AS (
-    SELECT ?, ?
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)
     UNION
     SELECT 'run', ri.run_id FROM nodes JOIN run_inputs ri ON nodes.kind = 'artifact' AND ri.artifact_id = nodes.id
     UNION
@@ -95,10 +97,15 @@ def descendants(record) -> Graph:
     return _walk(record, DESCENDANTS_SQL)
 
 
+def seeds(*nodes: tuple[str, int]) -> str:
+    """The parameter of ANCESTORS_SQL and DESCENDANTS_SQL: the nodes to walk from, as a JSON list."""
+    return json.dumps([list(node) for node in nodes])
+
+
 def _walk(record, sql: str) -> Graph:
     kind = "run" if isinstance(record, Run) else "artifact"
     ledger = record._store
-    rows = ledger.query(sql, (kind, record.id))
+    rows = ledger.query(sql, (seeds((kind, record.id)),))
     run_ids = [r["id"] for r in rows if r["kind"] == "run"]
     artifact_ids = [r["id"] for r in rows if r["kind"] == "artifact"]
     upstream = sql is ANCESTORS_SQL

@@ -30,7 +30,7 @@ from string import Template
 from typing import Any, cast
 
 from .errors import FlowledgerError
-from .lineage import PARENT_RUNS_SQL, RUN_TREE_SQL
+from .lineage import ANCESTORS_SQL, DESCENDANTS_SQL, PARENT_RUNS_SQL, RUN_TREE_SQL
 from .location import resolve_ledger_path
 from .models import Artifact
 from .models.run import derived_state
@@ -46,34 +46,6 @@ MANAGER_PREFIXES = ("snakemake", "redun", "nextflow")  # reference types are `<m
 COLUMN, ROW, BAND_GAP = 230, 46, 3  # layout grid: pixels per layer and per row; rows between bands
 NODE_WIDTH, NODE_HEIGHT, BOX_PADDING = 170, 28, 22  # pixels; the page draws nodes this size
 
-# Walks over the graph artifact <-> run, from several seeds at once: `[["artifact", id], ["run", id]]`.
-# Upstream an artifact leads to the run that made it; downstream a run also leads to the artifacts it
-# reproduced (a cached job's outputs), so that what was made from them is found too.
-UPSTREAM_SQL = """
-WITH RECURSIVE
-  nodes(kind, id) AS (
-    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)
-    UNION
-    SELECT 'run', (SELECT a.run_id FROM artifacts a WHERE a.id = nodes.id) FROM nodes WHERE nodes.kind = 'artifact'
-    UNION
-    SELECT 'artifact', ri.artifact_id FROM nodes JOIN run_inputs ri ON nodes.kind = 'run' AND ri.run_id = nodes.id
-  )
-SELECT kind, id FROM nodes WHERE id IS NOT NULL
-"""
-DOWNSTREAM_SQL = """
-WITH RECURSIVE
-  nodes(kind, id) AS (
-    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)
-    UNION
-    SELECT 'run', ri.run_id FROM nodes JOIN run_inputs ri ON nodes.kind = 'artifact' AND ri.artifact_id = nodes.id
-    UNION
-    SELECT 'artifact', a.id FROM nodes JOIN artifacts a ON nodes.kind = 'run' AND a.run_id = nodes.id
-    UNION
-    SELECT 'artifact', rr.artifact_id FROM nodes
-      JOIN run_replicated_artifacts rr ON nodes.kind = 'run' AND rr.run_id = nodes.id
-  )
-SELECT kind, id FROM nodes
-"""
 RUNS_SQL = """
 SELECT r.id, r.uid, r.transform_id, r.started_at, r.finished_at, r.json, r.reference, r.reference_type,
        r.initiated_by_run_id AS parent_id, r.status, r.exit_code, r.error, r.host, r.pid, r.pid_start, r.created_at,
@@ -181,9 +153,9 @@ def _collect(ledger: Ledger, kind: str, key: int, downstream: bool) -> tuple[lis
             found += [("artifact", row["artifact_id"]) for row in _select(ledger, sql, run_ids)]
     else:
         seeds = [["artifact", key]]
-        found = [(row["kind"], row["id"]) for row in ledger.query(UPSTREAM_SQL, (json.dumps(seeds),))]
+        found = [(row["kind"], row["id"]) for row in ledger.query(ANCESTORS_SQL, (json.dumps(seeds),))]
     if downstream:
-        found += [(row["kind"], row["id"]) for row in ledger.query(DOWNSTREAM_SQL, (json.dumps(seeds),))]
+        found += [(row["kind"], row["id"]) for row in ledger.query(DESCENDANTS_SQL, (json.dumps(seeds),))]
     run_ids = sorted({i for k, i in found if k == "run"})
     run_ids += [row["id"] for row in ledger.query(PARENT_RUNS_SQL, (json.dumps(run_ids),)) if row["id"] not in run_ids]
     return run_ids, sorted({i for k, i in found if k == "artifact"})
