@@ -26,6 +26,42 @@ def ledger_path(tmp_path, monkeypatch):
     forget_ledgers()
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for this test session (Debian's `postgresql`, run as a non-root user)."""
+    import shutil
+
+    from postgres_server import start_server
+
+    server = start_server()
+    if server is None:
+        if os.environ.get("FLOWLEDGER_TEST_POSTGRES") == "skip":
+            pytest.skip("no PostgreSQL server programs (FLOWLEDGER_TEST_POSTGRES=skip)")
+        pytest.fail("PostgreSQL's server programs are not installed: apt-get install postgresql (see .ci/run)")
+    yield server
+    server.stop()
+    shutil.rmtree(server.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_ledgers(postgres):
+    from postgres_server import LedgerDatabases
+
+    return LedgerDatabases(postgres)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request, monkeypatch, ledger_path):
+    """Runs a test on a SQLite ledger, then on an empty ledger on the PostgreSQL server (FLOWLEDGER_DB)."""
+    from flowledger.store import forget_ledgers
+
+    if request.param == "postgresql":
+        monkeypatch.setenv("XDG_DATA_HOME", str(ledger_path.parent / "data-home"))  # the ledger's local folder
+        monkeypatch.setenv("FLOWLEDGER_DB", request.getfixturevalue("postgres_ledgers").fresh())
+        forget_ledgers()
+    return request.param
+
+
 @pytest.fixture
 def repo() -> Path:
     return REPO

@@ -5,6 +5,8 @@ import pytest
 from flowledger.plugin_api import Recorder, TransformSpec
 from flowledger.store import Ledger
 
+pytestmark = pytest.mark.usefixtures("any_store")  # each test on SQLite, then on PostgreSQL
+
 
 def test_api_example_verbatim():
     fl.Transform(name="Cell Ranger", version="7.2.0", type="pipeline").save()

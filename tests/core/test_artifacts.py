@@ -7,6 +7,8 @@ import flowledger as fl
 import pytest
 from flowledger.plugin_api import Recorder, TransformSpec
 
+pytestmark = pytest.mark.usefixtures("any_store")  # each test on SQLite, then on PostgreSQL
+
 
 def sha256(path):
     return hashlib.sha256(open(path, "rb").read()).hexdigest()

@@ -10,6 +10,8 @@ from click.testing import CliRunner
 from flowledger.cli import cli
 from flowledger.plugin_api import Recorder, TransformSpec
 
+pytestmark = pytest.mark.usefixtures("any_store")  # each test on SQLite, then on PostgreSQL
+
 
 @pytest.fixture
 def recorded(tmp_path, monkeypatch):

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -21,6 +22,8 @@ from flowledger import listing, render
 from flowledger.cli import cli
 from flowledger.plugin_api import Recorder, TransformSpec
 from flowledger.store import get_ledger
+
+pytestmark = pytest.mark.usefixtures("any_store")  # each test on SQLite, then on PostgreSQL
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -229,7 +232,7 @@ def record_internal_files(tmp_path):
     (tmp_path / ".snakemake" / "log").mkdir(parents=True)
     log = tmp_path / ".snakemake" / "log" / "2026-12-01T100000.snakemake.log"
     log.write_text("log")
-    env = tmp_path / "ledger" / "environments" / "requirements-0123456789abcdef.txt"
+    env = Path(get_ledger().path.parent) / "environments" / "requirements-0123456789abcdef.txt"
     env.parent.mkdir(parents=True)
     env.write_text("flowledger==0.1.0\n")
     (tmp_path / "result.txt").write_text("result")

@@ -7,6 +7,8 @@ from click.testing import CliRunner
 from flowledger.cli import cli
 from flowledger.plugin_api import Recorder, TransformSpec
 
+pytestmark = pytest.mark.usefixtures("any_store")  # each test on SQLite, then on PostgreSQL
+
 
 def invoke(*args):
     return CliRunner().invoke(cli, list(args))

@@ -9,6 +9,8 @@ import flowledger as fl
 import pytest
 from flowledger.plugin_api import Recorder, TransformSpec
 
+pytestmark = pytest.mark.usefixtures("any_store")  # each test on SQLite, then on PostgreSQL
+
 
 @pytest.fixture
 def runs():

@@ -10,6 +10,8 @@ from flowledger.cli import cli
 from flowledger.errors import InputError
 from flowledger.plugin_api import Recorder, TransformSpec
 
+pytestmark = pytest.mark.usefixtures("any_store")  # each test on SQLite, then on PostgreSQL
+
 
 def build_chain(tmp_path):
     """raw.txt -> trim -> trimmed.txt -> count -> counts.txt; ref.txt -> count; counts.txt -> report."""

@@ -13,6 +13,8 @@ from flowledger.plugins import pm
 from flowledger.store import get_ledger
 from flowledger.verify import FileState
 
+pytestmark = pytest.mark.usefixtures("any_store")  # each test on SQLite, then on PostgreSQL
+
 
 def invoke(*args):
     return CliRunner().invoke(cli, list(args))

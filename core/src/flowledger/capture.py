@@ -24,6 +24,7 @@ import stat
 import sys
 from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import Any
 
 from .location import PROJECT_DIR, user_default
 
@@ -192,7 +193,7 @@ def resume(capture: Capture) -> None:
     _capture, _adds = capture, (capture.opened_to_read.add, capture.other_opens.add)
 
 
-def excluded_roots(ledger_path: Path) -> tuple[str, ...]:
+def excluded_roots(ledger_path: Any) -> tuple[str, ...]:
     """The folders (with a trailing slash) and the ledger prefix whose files are never the user's data.
 
     The system's and Python's folders; the ledger's own path, a prefix without a slash, so that it
@@ -202,11 +203,12 @@ def excluded_roots(ledger_path: Path) -> tuple[str, ...]:
     the user's cache and settings folders (XDG: what tools keep, such as matplotlib's font list or
     jedi's completions); Jupyter's runtime files and IPython's folder, when those are imported.
     """
-    ledger = Path(os.path.abspath(ledger_path))
+    on_server = not isinstance(ledger_path, str | os.PathLike)  # a ServerLedger: only its local folder here
+    ledger = Path(ledger_path.parent) / "ledger" if on_server else Path(os.path.abspath(ledger_path))
     folder = ledger.parent
     python = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *site.getsitepackages()]
     python += [site.getusersitepackages(), sys.pycache_prefix or ""]
-    ours = [folder] if folder.name == PROJECT_DIR or folder == user_default().parent else []
+    ours = [folder] if on_server or folder.name == PROJECT_DIR or folder == user_default().parent else []
     snapshots = [str(folder / "environments" / name) for name in ("requirements-", ".requirements-")]
     tools = [
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),

@@ -18,11 +18,11 @@ from . import lineage, listing, render, verify
 from .clitools import DB_HELP, db_option
 from .errors import FlowledgerError
 from .listing import RunQuery, RunRow
-from .location import ENV_VAR, LEDGER_NAME, PROJECT_DIR, resolve_ledger_path
+from .location import ENV_VAR, LEDGER_NAME, PROJECT_DIR, ServerLedger, resolve_ledger_path
 from .models import Artifact, Run
 from .plugins import DEFAULT_PLUGINS, distributions, load_plugins, pm
 from .render import Column, Table, coloured, when
-from .store import Ledger, get_ledger
+from .store import existing_ledger, open_ledger
 
 UTC_HELP = "Times in UTC (default: your local time zone). May also be given before the sub-command."
 STATUSES = ["scheduled", "started", "completed", "errored", "aborted", "cached", "unfinished"]
@@ -60,11 +60,6 @@ def utc_option(command):
     return with_utc
 
 
-def _existing_ledger(db):
-    path = resolve_ledger_path(db)
-    if not path.exists():
-        raise FlowledgerError(f"no ledger at {path}: record a run first, or run `flowledger init`")
-    return get_ledger(path)
 
 
 def _emit_json(data) -> None:
@@ -142,10 +137,10 @@ def _limit(value: int) -> int | None:
 @db_option
 def init(db):
     """Create a ledger for this project in ./.flowledger/ (found from every sub-folder)."""
-    path = Path.cwd() / PROJECT_DIR / LEDGER_NAME
+    path: Path | ServerLedger = Path.cwd() / PROJECT_DIR / LEDGER_NAME
     if db or os.environ.get(ENV_VAR):
         path = resolve_ledger_path(db)
-    Ledger(path, adopt_empty=True).close()
+    open_ledger(path, adopt_empty=True).close()
     click.echo(f"Ledger ready at {path}")
 
 
@@ -173,7 +168,7 @@ def runs(transform_name, reference_type, status, include_jobs, parent_uid, since
     Columns: uid, status, started, duration, transform, details (a job's wildcards or tag, the first line
     of an error, a workflow run's reference). Piped, they are separated by tabs.
     """
-    ledger = _existing_ledger(db)
+    ledger = existing_ledger(db)
     parent = None
     if parent_uid:
         parent = listing.find_run(ledger, parent_uid)
@@ -260,7 +255,7 @@ def show(target, code, jobs_shown, as_json, utc, db):
 
     A unique uid prefix is enough. A file is named by its path (its latest version), PATH@vN or its uid.
     """
-    ledger = _existing_ledger(db)
+    ledger = existing_ledger(db)
     run = listing.find_run(ledger, target)
     if run is None:
         artifact = listing.find_artifact(ledger, target)
@@ -496,7 +491,7 @@ def lineage_command(path, downstream, as_json, fmt, no_check, utc, db):
     Files that changed on disk since they were recorded, or are missing, are marked. A file never recorded
     at its own path (a copy, a moved project, a download) is found by its content.
     """
-    ledger = _existing_ledger(db)
+    ledger = existing_ledger(db)
     artifact, matches = _lineage_subject(ledger, path)
     graph = lineage.descendants(artifact) if downstream else lineage.ancestors(artifact)
     checked = {} if no_check else verify.by_artifact(verify.check(graph.artifacts.values(), ledger))
@@ -569,7 +564,7 @@ def artifacts(path_prefix, all_versions, internal, limit, as_json, utc, db):
     Columns: uid, version, size, recorded, made by (run uid and transform, or "raw input"), path. With
     --all-versions, piped: path, version, latest, recorded, hash, size, made by.
     """
-    ledger = _existing_ledger(db)
+    ledger = existing_ledger(db)
     most = _limit(limit)
     found = listing.artifacts(
         ledger,
@@ -652,7 +647,7 @@ def verify_command(paths, run_uid, internal, show_all, as_json, db):
 
     Files whose size, mtime and inode are as recorded are not read again (the stat cache).
     """
-    ledger = _existing_ledger(db)
+    ledger = existing_ledger(db)
     if paths and run_uid:
         raise click.UsageError("give PATHs or --run, not both")
     unknown: list[str] = []

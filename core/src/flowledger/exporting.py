@@ -23,9 +23,8 @@ from typing import IO, Any
 
 from .errors import FlowledgerError
 from .lineage import ANCESTORS_SQL, PARENT_RUNS_SQL, RUN_TREE_SQL, seeds
-from .location import resolve_ledger_path
 from .paths import absolute
-from .store import Ledger, get_ledger
+from .store import Ledger, existing_ledger
 
 FORMATS = {  # format -> (module, function(export, out, **options))
     "openlineage": ("flowledger.default_plugins.openlineage", "write"),
@@ -203,7 +202,7 @@ def _python_version(environment: str | None) -> str | None:
 
 def gather(target: str | os.PathLike | Any, db: str | os.PathLike | None = None) -> Export:
     """The export of a run (uid, unique uid prefix or `Run`) or of a recorded file (path or `Artifact`)."""
-    ledger = target._store if hasattr(target, "_store") else _existing(db)
+    ledger = target._store if hasattr(target, "_store") else existing_ledger(db)
     kind, key, subject = _resolve(ledger, target)
     if kind == "run":
         rows = ledger.query(RUN_TREE_SQL, (key,))
@@ -258,11 +257,6 @@ ARTIFACT_COLUMNS = "id, uid, path, kind, storage_host, suffix, size, hash, hash_
 TRANSFORM_COLUMNS = "id, uid, name, version, type, description, reference, reference_type, source_code, hash"
 
 
-def _existing(db) -> Ledger:
-    path = resolve_ledger_path(db)
-    if not path.exists():
-        raise FlowledgerError(f"no ledger at {path}: record a run first, or run `flowledger init`")
-    return get_ledger(path)
 
 
 def _resolve(ledger: Ledger, target) -> tuple[str, int, str]:

@@ -12,13 +12,12 @@ import functools
 import json
 import os
 import re
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .errors import FlowledgerError, InputError, LedgerError
+from .errors import FlowledgerError, InputError
 from .models import Artifact, Run
 from .paths import absolute
 from .registry import glob_literal
@@ -429,7 +428,7 @@ def summary(ledger, run: Run, slowest: int = 5) -> Summary | None:
                 by_state[found.state] = by_state.get(found.state, 0) + 1
     internal, globs = internal_sql(ledger)
     made = ledger.query(
-        f"{JOBS_CTE} SELECT count(*) AS n, coalesce(sum(a.size), 0) AS bytes FROM artifacts a "
+        f"{JOBS_CTE} SELECT count(*) AS n, CAST(coalesce(sum(a.size), 0) AS BIGINT) AS bytes FROM artifacts a "
         f"WHERE (a.run_id IN (SELECT id FROM jobs) OR a.run_id = ?) AND NOT {internal}",
         (run.id, run.id, *globs),
     )[0]
@@ -468,11 +467,11 @@ def runs_where(ledger, clause: str, params: list, limit: int | None = None, orde
 def run_files(ledger, run: Run, *, internal: bool = False) -> list[Artifact]:
     """Every file a run and its jobs read, made or reproduced (the versions they read or made)."""
     sql = (
-        "WITH RECURSIVE family(id) AS (SELECT ? UNION SELECT r.id FROM runs r JOIN family "
+        "WITH RECURSIVE family(id) AS (SELECT CAST(? AS BIGINT) UNION SELECT r.id FROM runs r JOIN family "
         "ON r.initiated_by_run_id = family.id) SELECT a.* FROM artifacts a WHERE a.id IN ("
-        "SELECT artifact_id FROM run_inputs WHERE run_id IN family "
-        "UNION SELECT id FROM artifacts WHERE run_id IN family "
-        "UNION SELECT artifact_id FROM run_replicated_artifacts WHERE run_id IN family)"
+        "SELECT artifact_id FROM run_inputs WHERE run_id IN (SELECT id FROM family) "
+        "UNION SELECT id FROM artifacts WHERE run_id IN (SELECT id FROM family) "
+        "UNION SELECT artifact_id FROM run_replicated_artifacts WHERE run_id IN (SELECT id FROM family))"
     )
     params: list = [run.id]
     if not internal:
@@ -485,23 +484,13 @@ def run_files(ledger, run: Run, *, internal: bool = False) -> list[Artifact]:
 # ---- helpers ------------------------------------------------------------------------------------------
 def stream(ledger, sql: str, params, size: int = 200, tuples: bool = False) -> Iterator[Any]:
     """Rows of `sql` as they are read, `size` at a time (the first ones come before the rest is read):
-    dicts, or with `tuples` the plain tuples SQLite gives (in the order of the SELECT)."""
-    try:
-        with ledger.lock:
-            cursor = ledger.conn.execute(sql, list(params))
-            names = [c[0] for c in cursor.description or ()]
-        while True:
-            with ledger.lock:
-                rows = cursor.fetchmany(size)
-            if not rows:
-                return
-            if tuples:
-                yield from rows
-            else:
-                for row in rows:
-                    yield dict(zip(names, row))
-    except sqlite3.DatabaseError as error:
-        raise LedgerError(f"ledger {ledger.path}: {error}") from None
+    dicts, or with `tuples` the plain tuples (in the order of the SELECT)."""
+    for names, rows in ledger.stream(sql, list(params), size):
+        if tuples:
+            yield from rows
+        else:
+            for row in rows:
+                yield dict(zip(names, row))
 
 
 @functools.lru_cache(maxsize=4096)

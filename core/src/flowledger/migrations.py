@@ -13,12 +13,15 @@ are created with plain DDL because runs and artifacts refer to each other.
 from __future__ import annotations
 
 import functools
+import re
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 TABLE = "_sqlite_migrations"
-Step = Callable[[sqlite3.Connection], None]
+Conn = Any  # a sqlite3.Connection, or a PostgreSQL ledger's `postgres.Connection` (the same execute())
+Step = Callable[[Conn], None]
 
 
 class Migrations:
@@ -35,11 +38,11 @@ class Migrations:
 
         return register
 
-    def pending(self, conn: sqlite3.Connection) -> list[str]:
+    def pending(self, conn: Conn) -> list[str]:
         done = applied(conn).get(self.name, set())
         return [name for name, _ in self.steps if name not in done]
 
-    def apply(self, conn: sqlite3.Connection) -> None:
+    def apply(self, conn: Conn) -> None:
         """Run the pending steps; the caller holds the ledger's file lock, so one process migrates."""
         _ensure_table(conn)
         for name, step in self.steps:
@@ -58,9 +61,9 @@ class Migrations:
             conn.execute("COMMIT")
 
 
-def applied(conn: sqlite3.Connection) -> dict[str, set[str]]:
+def applied(conn: Conn) -> dict[str, set[str]]:
     """{migration set: names applied} of the ledger on `conn`."""
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)).fetchone() is None:
+    if not has_table(conn, TABLE):
         return {}
     found: dict[str, set[str]] = {}
     for migration_set, name in conn.execute(f"SELECT migration_set, name FROM {TABLE}"):
@@ -68,7 +71,7 @@ def applied(conn: sqlite3.Connection) -> dict[str, set[str]]:
     return found
 
 
-def check_schema_known(conn: sqlite3.Connection, path: object) -> None:
+def check_schema_known(conn: Conn, path: object) -> None:
     """Refuse a ledger that a newer flowledger migrated: its schema could mean what this version cannot know."""
     from .errors import LedgerError
 
@@ -93,17 +96,30 @@ def expected_columns() -> dict[str, frozenset[str]]:
     return {table: frozenset(row[1] for row in conn.execute(f"PRAGMA table_info([{table}])")) for table in tables}
 
 
-def _missing_columns(conn: sqlite3.Connection) -> list[str]:
+def _missing_columns(conn: Conn) -> list[str]:
     problems = []
     for table, columns in expected_columns().items():
-        present = {row[1] for row in conn.execute(f"PRAGMA table_info([{table}])")}
+        present = table_columns(conn, table)
         if not present:  # a lost table is damage, not a newer schema: writes to it fail on their own
             continue
         problems += [f"table {table} (no column {column})" for column in sorted(columns - present)]
     return problems
 
 
-def _ensure_table(conn: sqlite3.Connection) -> None:
+def has_table(conn, name: str) -> bool:
+    """Does the ledger on `conn` (SQLite's, or the PostgreSQL adapter) have this table?"""
+    if not isinstance(conn, sqlite3.Connection):
+        return conn.has_table(name)
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+def table_columns(conn, table: str) -> set[str]:
+    if not isinstance(conn, sqlite3.Connection):
+        return conn.table_columns(table)
+    return {row[1] for row in conn.execute(f"PRAGMA table_info([{table}])")}
+
+
+def _ensure_table(conn: Conn) -> None:
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS [{TABLE}] ([id] INTEGER PRIMARY KEY, [migration_set] TEXT, "
         "[name] TEXT, [applied_at] TEXT)"
@@ -171,20 +187,44 @@ SCHEMA_V1 = [
 
 
 @migrations()
-def m001_initial(conn: sqlite3.Connection) -> None:
-    for statement in SCHEMA_V1:
+def m001_initial(conn: Conn) -> None:
+    if isinstance(conn, sqlite3.Connection):
+        for statement in SCHEMA_V1:
+            conn.execute(statement)
+        return
+    for statement in forward_references_last(SCHEMA_V1):  # PostgreSQL checks each reference at once
         conn.execute(statement)
 
 
+def forward_references_last(statements: list[str]) -> list[str]:
+    """The statements with each reference to a table not made yet moved to an ALTER TABLE after it is made
+    (runs and artifacts refer to each other; SQLite checks references only when rows are written)."""
+    made: set[str] = set()
+    ordered, waiting = [], []
+    for statement in statements:
+        table = re.match(r"\s*CREATE TABLE (\w+)", statement)
+        if table:
+            name = table.group(1)
+            for column, target in re.findall(r"(\w+) INTEGER REFERENCES (\w+)\(id\)", statement):
+                if target not in made and target != name:
+                    statement = statement.replace(f"{column} INTEGER REFERENCES {target}(id)", f"{column} INTEGER")
+                    waiting.append((target, f"ALTER TABLE {name} ADD FOREIGN KEY ({column}) REFERENCES {target}(id)"))
+            made.add(name)
+        ordered.append(statement)
+        ordered += [alter for target, alter in waiting if target in made]
+        waiting = [(target, alter) for target, alter in waiting if target not in made]
+    return ordered
+
+
 @migrations()
-def m002_run_process(conn: sqlite3.Connection) -> None:
+def m002_run_process(conn: Conn) -> None:
     """Who records a run (host, pid, process start): a started run whose process is gone is unfinished."""
     for column in ("host TEXT", "pid INTEGER", "pid_start INTEGER"):
         conn.execute(f"ALTER TABLE runs ADD COLUMN {column}")
 
 
 @migrations()
-def m003_artifact_state_and_user_path(conn: sqlite3.Connection) -> None:
+def m003_artifact_state_and_user_path(conn: Conn) -> None:
     """`state` 'deleted': the file was gone when recorded; `user_path`: the path as given, through a link."""
     conn.execute("ALTER TABLE artifacts ADD COLUMN state TEXT")
     conn.execute("ALTER TABLE artifacts ADD COLUMN user_path TEXT")

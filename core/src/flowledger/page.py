@@ -31,12 +31,11 @@ from typing import Any, cast
 
 from .errors import FlowledgerError
 from .lineage import ANCESTORS_SQL, DESCENDANTS_SQL, PARENT_RUNS_SQL, RUN_TREE_SQL
-from .location import resolve_ledger_path
 from .models import Artifact
 from .models.run import derived_state
 from .paths import absolute
 from .registry import glob_literal
-from .store import Ledger, get_ledger
+from .store import Ledger, existing_ledger
 from .timestamps import now
 from .verify import FileState, check
 
@@ -104,7 +103,7 @@ def build(
     `downstream`). The workflow runs of the jobs shown are boxes around them. `check_files` compares
     each file with the disk now (`verify.check`): changed or missing files are marked.
     """
-    ledger = _existing(db)
+    ledger = existing_ledger(db)
     kind, key, subject = _resolve(ledger, target)
     run_ids, artifact_ids = _collect(ledger, kind, key, downstream)
     runs = _runs(ledger, run_ids)
@@ -189,11 +188,6 @@ def _place(nodes: list[dict[str, Any]], edges: list[list[str]]) -> None:
             node["x"], node["y"], node["width"], node["height"] = geometry[node["id"]]
 
 
-def _existing(db: str | os.PathLike | None) -> Ledger:
-    path = resolve_ledger_path(db)
-    if not path.exists():
-        raise FlowledgerError(f"no ledger at {path}: record a run first, or run `flowledger init`")
-    return get_ledger(path)
 
 
 def _resolve(ledger: Ledger, target: str | os.PathLike) -> tuple[str, int, str]:

@@ -44,7 +44,7 @@ from .errors import FlowledgerError, InputError, LedgerError
 from .hookspecs import hookimpl
 from .ids import new_uid, stable_uid
 from .location import ENV_VAR as LEDGER_ENV_VAR
-from .location import resolve_ledger_path
+from .location import absolute_setting, resolve_ledger_path
 from .recorder import Recorder
 from .timestamps import to_iso
 from .warn import WarnOnce, print_warning, recording_failed
@@ -91,6 +91,7 @@ __all__ = [
     "Timestamp",
     "TransformSpec",
     "WarnOnce",
+    "absolute_setting",
     "db_option",
     "hookimpl",
     "new_uid",

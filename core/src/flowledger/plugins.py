@@ -12,7 +12,9 @@ import pluggy
 
 from . import hookspecs
 
-DEFAULT_PLUGINS = tuple(f"flowledger.default_plugins.{name}" for name in ("hashing", "export", "openlineage", "view"))
+DEFAULT_PLUGINS = tuple(
+    f"flowledger.default_plugins.{name}" for name in ("hashing", "export", "openlineage", "view", "copy")
+)
 
 pm = pluggy.PluginManager("flowledger")
 pm.add_hookspecs(hookspecs)

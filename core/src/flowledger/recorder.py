@@ -17,7 +17,7 @@ from .contract import AddFiles, Call, FinishRun, PathLike, RecordJob, RunInfo, R
 from .errors import InputError
 from .hashing import Hasher, Prepared
 from .location import resolve_ledger_path
-from .store import Ledger
+from .store import Ledger, open_ledger
 from .writer import Transaction, Writer, Written
 
 RUN_INFO_SQL = (
@@ -31,7 +31,7 @@ class Recorder(CallRecorder):
     """Records into one ledger. Not for concurrent use from several threads (use one each)."""
 
     def __init__(self, db: PathLike | None = None, *, ledger: Ledger | None = None):
-        self.ledger = ledger or Ledger(resolve_ledger_path(db))
+        self.ledger = ledger or open_ledger(resolve_ledger_path(db))
         self.hasher = Hasher(self.ledger)
         self.writer = Writer(str(self.ledger.path))
         self.ledger.on_rollback.append(self.writer.forget)

@@ -11,11 +11,12 @@ import random
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .errors import LedgerError
-from .location import ENV_VAR, resolve_ledger_path
+from .location import ENV_VAR, ServerLedger, resolve_ledger_path
 from .migrations import Migrations, applied, check_schema_known
 
 DURABILITY_VAR = "FLOWLEDGER_DURABILITY"
@@ -51,6 +52,8 @@ class Ledger:
     of a schema this version knows: anything else is refused with a clear error and left untouched
     (an empty file only when `adopt_empty`, which `flowledger init` asks for).
     """
+
+    dialect = "sqlite"
 
     def __init__(self, path: str | os.PathLike, *, adopt_empty: bool = False):
         self.path = Path(path)
@@ -234,6 +237,21 @@ class Ledger:
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 0.5)
 
+    def stream(self, sql: str, params=(), size: int = 200) -> Iterator[tuple[list[str], list]]:
+        """(column names, rows) `size` rows at a time, the first ones before the rest is read."""
+        try:
+            with self.lock:
+                cursor = self.conn.execute(sql, params)
+                names = [c[0] for c in cursor.description or ()]
+            while True:
+                with self.lock:
+                    rows = cursor.fetchmany(size)
+                if not rows:
+                    return
+                yield names, rows
+        except sqlite3.DatabaseError as error:
+            raise _describe(self.path, error) from None
+
     def query(self, sql: str, params=()) -> list[dict[str, Any]]:
         with self.lock:
             try:
@@ -252,27 +270,45 @@ class Ledger:
         self.conn.close()
 
 
+def open_ledger(where: str | os.PathLike | ServerLedger, *, adopt_empty: bool = False) -> Any:
+    """A new connection to the ledger at `where`: a file (SQLite), or a server (`ServerLedger`)."""
+    if isinstance(where, ServerLedger):
+        from .postgres import PostgresLedger
+
+        return PostgresLedger(where, adopt_empty=adopt_empty)
+    return Ledger(where, adopt_empty=adopt_empty)
+
+
 _local = threading.local()
 
 
-def get_ledger(db: str | os.PathLike | None = None) -> Ledger:
+def get_ledger(db: str | os.PathLike | ServerLedger | None = None) -> Ledger:
     """The ledger for `db` (resolved as everywhere), opened once per thread and path."""
     cache = getattr(_local, "ledgers", None)
     if cache is None:
         cache = _local.ledgers = {}
     chosen = db or os.environ.get(ENV_VAR)
     if chosen:  # the hot path of the Python API: the same setting in the same folder is the same ledger
-        key = (os.fspath(chosen), os.getcwd())
+        key = (str(chosen) if isinstance(chosen, ServerLedger) else os.fspath(chosen), os.getcwd())
         ledger = cache.get(key)
         if ledger is not None and not ledger.closed:
             return ledger
     path = resolve_ledger_path(db)
     ledger = cache.get(path)
     if ledger is None or ledger.closed:
-        ledger = cache[path] = Ledger(path)
+        ledger = cache[path] = open_ledger(path)
     if chosen:
         cache[key] = ledger
     return ledger
+
+
+def existing_ledger(db: str | os.PathLike | ServerLedger | None = None) -> Any:
+    """The ledger for `db`, for commands that only read: a file that does not exist is an error, not a new
+    ledger. (A server's ledger is opened as it is: an unreachable server is its own clear error.)"""
+    where = resolve_ledger_path(db)
+    if not isinstance(where, ServerLedger) and not where.exists():
+        raise LedgerError(f"no ledger at {where}: record a run first, or run `flowledger init`")
+    return get_ledger(where)
 
 
 def forget_ledgers() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from flowledger.plugin_api import PathLike, RunStatus, db_option, print_warning, recording_failed
+from flowledger.plugin_api import PathLike, RunStatus, absolute_setting, db_option, print_warning, recording_failed
 
 from . import formats
 from .errors import NextflowError
@@ -93,7 +93,7 @@ def serve_command(host: str, port: int, token: str | None, db: PathLike | None) 
 
     signal.signal(signal.SIGTERM, stop)
     url = receiver.url
-    ledger = f" --db {Path(db).absolute()}" if db is not None else ""
+    ledger = f" --db {absolute_setting(db)}" if db is not None else ""
     click.echo(f"flowledger: receiving Nextflow weblog events at {url}", err=True)
     click.echo(f"  its token is in {saved} (mode 0600); `flowledger nextflow config --weblog` reads it:", err=True)
     click.echo(f'  nextflow run main.nf -c "$(flowledger nextflow config{ledger} --weblog {url})"', err=True)

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from flowledger.plugin_api import PathLike, recording_failed, resolve_ledger_path
+from flowledger.plugin_api import PathLike, absolute_setting, recording_failed, resolve_ledger_path
 
 from .mapping import HOOK_ARGS
 from .trace import TRACE_FIELDS
@@ -38,7 +38,7 @@ def hook_command(db: PathLike | None = None) -> list[str]:
     `db`, into that ledger (made absolute: the JVM runs the handler in the launch dir)."""
     command = [sys.executable, "-m", "flowledger_nextflow", "import"]
     if db is not None:
-        command += ["--db", str(Path(db).absolute())]
+        command += ["--db", absolute_setting(db)]
     return command
 
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from flowledger.plugin_api import LEDGER_ENV_VAR, PathLike, RunInfo, open_recorder, print_warning
+from flowledger.plugin_api import LEDGER_ENV_VAR, PathLike, RunInfo, absolute_setting, open_recorder, print_warning
 
 from .config import config_text
 from .errors import NextflowError
@@ -84,7 +84,7 @@ def run(
     session = str(uuid.uuid4())
     if resume:
         session = resume if isinstance(resume, str) else _last_session(launch)
-    ledger = str(Path(db).absolute()) if db is not None else None  # None: resolved as everywhere
+    ledger = absolute_setting(db) if db is not None else None  # None: resolved as everywhere
     token = secrets.token_urlsafe(18)
     receiver = Receiver(lambda: open_recorder(ledger, background=False), host="127.0.0.1", port=0, token=token).start()
     out = sys.stdout if stream is None or stream is True else stream
