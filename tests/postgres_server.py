@@ -60,17 +60,22 @@ class PostgresServer:
         with open(data / "postgresql.conf", "a") as conf:
             conf.write(
                 f"listen_addresses = '127.0.0.1'\nport = {self.port}\nunix_socket_directories = '{self.socket_dir}'\n"
-                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 100\n"
+                "fsync = off\nfull_page_writes = off\nmax_connections = 100\n"  # (a commit still reaches the WAL before it returns)
             )
         self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.folder / "server.log"), "-w", "start")
 
     def stop(self, mode: str = "fast") -> None:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-m", mode, "-w", "stop", check=False)
 
-    def restart(self) -> None:
-        self.stop("immediate")
+    def resume(self) -> None:
+        """Start a stopped server again (same data, same port)."""
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-l", str(self.folder / "server.log"),
                   "-w", "start")  # fmt: skip
+
+    def restart(self) -> None:
+        """As a crash and a restart: every connection is dropped."""
+        self.stop("immediate")
+        self.resume()
 
     def url(self, database: str = "postgres", user: str = SUPERUSER) -> str:
         """A libpq URL through the Unix socket."""

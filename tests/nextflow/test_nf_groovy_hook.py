@@ -170,3 +170,32 @@ def test_generated_on_complete_runs_on_a_jvm(tmp_path, ledger_path):
         stderr = results[name]["stderr"]
         assert stderr.count("WARNING") == 1 and reason in stderr and "\tat " not in stderr, (name, stderr)
     assert results["hangs"]["seconds"] < 30
+
+
+def test_generated_on_complete_records_into_postgresql(tmp_path, ledger_path, postgres_ledgers, monkeypatch):
+    """The handler of `config_text(db=URL)` passes a PostgreSQL URL (with its `?host=...&port=...`) to the
+    importer as it is: the run lands in the server's ledger, not in FLOWLEDGER_DB's file."""
+    from flowledger.store import forget_ledgers
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))  # the server ledger's local folder
+    url = postgres_ledgers.fresh()
+    launch = nf_samples.build_both(tmp_path / "lineage-demo")
+    hook = _config(tmp_path, "hook", db=url)
+    assert f"'--db', '{url}'" in Path(hook).read_text()
+    cases = [
+        {"name": name, "kind": "new", "config": hook, "fields": _fields(launch, name)}
+        for name in (nf_samples.OK, nf_samples.FAIL)
+    ]
+    results = _run_cases(tmp_path, cases)
+    assert all(r["thrown"] is None and "WARNING" not in r["stderr"] for r in results.values()), results
+    assert not ledger_path.exists()
+
+    monkeypatch.setenv("FLOWLEDGER_DB", url)
+    forget_ledgers()
+    run = Run.filter(reference=nf_samples.OK, reference_type="nextflow_id").one()
+    assert run.status == "completed" and run.json["session_id"] == nf_samples.SESSIONS[nf_samples.OK]
+    tasks = Run.filter(initiated_by_run=run).all()
+    assert len(tasks) == 7 and {t.status for t in tasks} == {"completed"}
+    failed = Run.filter(reference=nf_samples.FAIL, reference_type="nextflow_id").one()
+    assert failed.status == "errored" and failed.exit_code == 1
+    assert sorted(t.status for t in Run.filter(initiated_by_run=failed)) == ["completed"] * 5 + ["errored"]

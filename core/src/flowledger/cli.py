@@ -60,8 +60,6 @@ def utc_option(command):
     return with_utc
 
 
-
-
 def _emit_json(data) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
@@ -140,7 +138,7 @@ def init(db):
     path: Path | ServerLedger = Path.cwd() / PROJECT_DIR / LEDGER_NAME
     if db or os.environ.get(ENV_VAR):
         path = resolve_ledger_path(db)
-    open_ledger(path, adopt_empty=True).close()
+    open_ledger(path, adopt_empty=True, spool=False).close()
     click.echo(f"Ledger ready at {path}")
 
 
@@ -412,7 +410,7 @@ def _show_summary(fields: Fields, summary: listing.Summary, utc: bool) -> None:
 def _show_artifact(ledger, artifact: Artifact, as_json: bool, utc: bool) -> None:
     checked = verify.check([artifact], ledger)
     on_disk = checked[0] if checked else None
-    versions = list(Artifact.using(ledger).filter(path=artifact.path, is_latest__in=(0, 1)).order_by("-version"))
+    versions = list(artifact.versions)[::-1]
     made_by = next(listing.runs_where(ledger, "r.id = ?", [artifact.run_id]), None) if artifact.run_id else None
     read_clause = "r.id IN (SELECT run_id FROM run_inputs WHERE artifact_id = ?)"
     copy_clause = "r.id IN (SELECT run_id FROM run_replicated_artifacts WHERE artifact_id = ?)"

@@ -19,3 +19,7 @@ class MultipleResultsFound(FlowledgerError):
 
 class InputError(FlowledgerError):
     """Bad input: a missing or unreadable file, a malformed event, an odd path."""
+
+
+class ServerUnreachable(LedgerError):
+    """The ledger's PostgreSQL server cannot be reached, refused the connection, or went away."""

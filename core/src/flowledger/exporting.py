@@ -257,8 +257,6 @@ ARTIFACT_COLUMNS = "id, uid, path, kind, storage_host, suffix, size, hash, hash_
 TRANSFORM_COLUMNS = "id, uid, name, version, type, description, reference, reference_type, source_code, hash"
 
 
-
-
 def _resolve(ledger: Ledger, target) -> tuple[str, int, str]:
     """("run" | "artifact", id, subject) of a record, a run uid (or unique prefix), or a recorded path."""
     if hasattr(target, "_table"):
@@ -276,7 +274,10 @@ def _resolve(ledger: Ledger, target) -> tuple[str, int, str]:
         if found and not os.path.exists(text):
             raise FlowledgerError(f"several runs start with {text!r}: give more of the uid")
     path = absolute(text)
-    rows = ledger.query("SELECT id FROM artifacts WHERE path = ? AND is_latest = 1", (path,))
+    from .models import Artifact as ArtifactRecord
+
+    found_here = ArtifactRecord.using(ledger).filter(path=path).first()  # (the file at this path on this host)
+    rows = [{"id": found_here.id}] if found_here else []
     if rows:
         return "artifact", rows[0]["id"], path
     if os.sep in text:

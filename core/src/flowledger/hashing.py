@@ -1,7 +1,8 @@
 """Content hashes with a stat cache, so that each unchanged file is read once, ever.
 
 The cache key is (path, size, mtime_ns, inode); entries live in the ledger's `hash_cache` table and in
-memory. Folders hash their sorted (relative path, file hash) list.
+memory. In a shared ledger (on a server) the path is qualified by the storage holding it: another host's own
+disk holds another file at the same path. Folders hash their sorted (relative path, file hash) list.
 """
 
 import hashlib
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
+from .mounts import storage_of
 from .paths import located
 
 
@@ -47,6 +49,7 @@ class Hasher:
 
     def __init__(self, ledger):
         self.ledger = ledger
+        self.shared = getattr(ledger, "dialect", "sqlite") != "sqlite"
         self.memory: dict[str, tuple] = {}
         from .plugins import load_plugins, pm  # pluggy is imported when something is recorded
 
@@ -116,8 +119,9 @@ class Hasher:
             return Content(path, "file", remembered[0], remembered[3], remembered[4], gone=True)
         for row in self.ledger.query(
             "SELECT size, hash, hash_type, 'file' AS kind FROM hash_cache WHERE path = ? UNION ALL "
-            "SELECT size, hash, hash_type, kind FROM artifacts WHERE path = ? AND is_latest = 1",
-            (path, path),
+            "SELECT size, hash, hash_type, kind FROM artifacts WHERE path = ? AND is_latest = 1 "
+            "AND coalesce(storage_host, ?) = ?",
+            (self._cache_key(path), path, *[storage_of(path).host] * 2),
         ):
             return Content(path, row["kind"], row["size"], row["hash"], row["hash_type"], gone=True)
         return None
@@ -129,7 +133,7 @@ class Hasher:
             return cached[3], cached[4]
         found = self.ledger.query(
             "SELECT hash, hash_type FROM hash_cache WHERE path = ? AND size = ? AND mtime_ns = ? AND inode = ?",
-            (path, *key),
+            (self._cache_key(path), *key),
         )
         if found:
             digest, hash_type = found[0]["hash"], found[0]["hash_type"]
@@ -138,9 +142,12 @@ class Hasher:
                 digest, hash_type = self._hooks.compute_hash(path=path)
             except OSError as error:
                 raise InputError(f"{path}: cannot be read ({error.strerror})") from None
-            rows.append((path, *key, digest, hash_type))
+            rows.append((self._cache_key(path), *key, digest, hash_type))
         self.memory[path] = (*key, digest, hash_type)
         return digest, hash_type
+
+    def _cache_key(self, path: str) -> str:
+        return f"{storage_of(path).host}:{path}" if self.shared else path
 
     def _folder(self, folder: str) -> Content:
         rows: list = []

@@ -188,8 +188,6 @@ def _place(nodes: list[dict[str, Any]], edges: list[list[str]]) -> None:
             node["x"], node["y"], node["width"], node["height"] = geometry[node["id"]]
 
 
-
-
 def _resolve(ledger: Ledger, target: str | os.PathLike) -> tuple[str, int, str]:
     """("run" | "artifact", id, subject) of a run uid (or a unique prefix of one) or a recorded path."""
     text = os.fspath(target)

@@ -1,4 +1,4 @@
-"""Paths as the ledger keeps them: absolute and normalised, and the host and mount point holding them."""
+"""Paths as the ledger keeps them: absolute and normalised, and the host recording them."""
 
 import functools
 import os
@@ -54,12 +54,3 @@ def host() -> str:
     import socket  # only when something is recorded
 
     return socket.gethostname()
-
-
-@functools.lru_cache(maxsize=65536)
-def storage_root(folder: str) -> str:
-    """The mount point holding `folder`; cached per folder, so sibling folders cost one check each."""
-    if os.path.ismount(folder):
-        return folder
-    parent = os.path.dirname(folder)
-    return folder if parent == folder else storage_root(parent)

@@ -18,15 +18,16 @@ import functools
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
-from .errors import LedgerError
+from .errors import LedgerError, ServerUnreachable
 from .location import ServerLedger
 
+T = TypeVar("T")
 WRITE_LOCK = 0x666C6F77  # the advisory lock every write transaction takes ("flow")
 CONNECT_TIMEOUT_S = 5
-RECONNECT_PATIENCE_S = 30.0  # how long a write waits for a restarted server
+RECONNECT_PATIENCE_S = 10.0  # how long a write waits for a restarted server (then: the local spool)
 
 # SQLite's functions that the shared queries use, defined on the server under the same names.
 COMPAT_FUNCTIONS = [
@@ -102,9 +103,15 @@ def _bind(sql: str, params: Sequence[Any]) -> tuple[str, list[Any]]:
     return text, values
 
 
-def _describe(where: ServerLedger, error: Exception) -> LedgerError:
+def _describe(where: ServerLedger, error: Exception, kind: type[LedgerError] = LedgerError) -> LedgerError:
     text = " ".join(str(error).split()) or type(error).__name__
-    return LedgerError(f"ledger {where}: {text}")
+    return kind(f"ledger {where}: {text}")
+
+
+def _connection_lost(raw: Any, error: Exception) -> bool:
+    """Did the server go away (a restart, a shutdown, the network), rather than refuse a statement?"""
+    state = getattr(error, "sqlstate", None) or ""
+    return raw.closed or raw.broken or state.startswith(("08", "57P"))
 
 
 class Connection:
@@ -133,7 +140,8 @@ class Connection:
     def in_transaction(self) -> bool:
         import psycopg
 
-        return self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        status = psycopg.pq.TransactionStatus
+        return self.raw.info.transaction_status in (status.INTRANS, status.INERROR, status.ACTIVE)
 
     def has_table(self, name: str) -> bool:
         row = self.raw.execute("SELECT to_regclass(%s)", [name]).fetchone()
@@ -161,6 +169,7 @@ class PostgresLedger:
         self.lock = threading.RLock()
         self.on_rollback: list = []
         self.recorder: Any = None
+        self.spooled_for = None  # (a spool ledger stands in for a server; this is the server)
         self._closed = False
         self.conn = self._connect()
         self._check_is_ledger()
@@ -177,6 +186,8 @@ class PostgresLedger:
             raw = psycopg.connect(
                 self.path.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, application_name="flowledger"
             )
+        except psycopg.OperationalError as error:  # down, unknown, or refusing us (a password, a role)
+            raise _describe(self.path, error, ServerUnreachable) from None
         except psycopg.Error as error:
             raise _describe(self.path, error) from None
         return Connection(raw)
@@ -241,26 +252,34 @@ class PostgresLedger:
                 self.conn.raw.execute("COMMIT")
             except psycopg.Error as error:
                 self._rollback()
-                raise _describe(self.path, error) from None
+                lost = _connection_lost(self.conn.raw, error)
+                raise _describe(self.path, error, ServerUnreachable if lost else LedgerError) from None
             except BaseException:
                 self._rollback()
                 raise
 
     def _begin(self) -> None:
+        def begin() -> None:
+            self.conn.raw.execute("BEGIN")
+            self.conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+
+        self._reconnecting(begin)
+
+    def _reconnecting(self, action: Callable[[], T]) -> T:
+        """`action()`, on a new connection if the server dropped this one (a restart): tried again for up
+        to RECONNECT_PATIENCE_S, then `ServerUnreachable` (recording then goes on into the local spool)."""
         import psycopg
 
         deadline = time.monotonic() + RECONNECT_PATIENCE_S
         while True:
             try:
-                self.conn.raw.execute("BEGIN")
-                self.conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
-                return
+                return action()
             except psycopg.OperationalError as error:
-                if not self.conn.raw.closed and not self.conn.raw.broken:
+                if not _connection_lost(self.conn.raw, error):
                     self._rollback()
                     raise _describe(self.path, error) from None
                 if time.monotonic() > deadline:
-                    raise _describe(self.path, error) from None
+                    raise _describe(self.path, error, ServerUnreachable) from None
                 time.sleep(0.5)
                 with contextlib.suppress(LedgerError):
                     self.conn = self._connect()
@@ -275,11 +294,14 @@ class PostgresLedger:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         import psycopg
 
+        def read() -> list[dict[str, Any]]:
+            cursor = self.conn.execute(sql, params)
+            names = [column.name for column in cursor.description or ()]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
         with self.lock:
             try:
-                cursor = self.conn.execute(sql, params)
-                names = [column.name for column in cursor.description or ()]
-                return [dict(zip(names, row)) for row in cursor.fetchall()]
+                return read() if self.conn.in_transaction else self._reconnecting(read)
             except psycopg.Error as error:
                 if self.conn.in_transaction and not self.conn.raw.broken:
                     with contextlib.suppress(Exception):

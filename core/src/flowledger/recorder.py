@@ -8,16 +8,18 @@ instead (`flowledger.plugin_api.open_recorder`), which queues these same calls o
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 
 from .announce import announce
 from .calls import CallRecorder
 from .contract import AddFiles, Call, FinishRun, PathLike, RecordJob, RunInfo, RunStatus, StartRun, TransformSpec
-from .errors import InputError
+from .errors import InputError, ServerUnreachable
 from .hashing import Hasher, Prepared
-from .location import resolve_ledger_path
-from .store import Ledger, open_ledger
+from .location import ServerLedger, resolve_ledger_path
+from .store import Ledger, open_ledger, spool_ledger
+from .timestamps import now
 from .writer import Transaction, Writer, Written
 
 RUN_INFO_SQL = (
@@ -31,27 +33,60 @@ class Recorder(CallRecorder):
     """Records into one ledger. Not for concurrent use from several threads (use one each)."""
 
     def __init__(self, db: PathLike | None = None, *, ledger: Ledger | None = None):
-        self.ledger = ledger or open_ledger(resolve_ledger_path(db))
-        self.hasher = Hasher(self.ledger)
-        self.writer = Writer(str(self.ledger.path))
-        self.ledger.on_rollback.append(self.writer.forget)
+        self._use(ledger or open_ledger(resolve_ledger_path(db)))
         self._pending: list[Written] | None = None  # inside batch(): announced after its commit
+        self._started: dict[str, StartRun] = {}  # the runs this recorder started: replayed into a spool
+
+    def _use(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.hasher = Hasher(ledger)
+        self.writer = Writer(str(ledger.path))
+        ledger.on_rollback.append(self.writer.forget)
 
     # ---- recording (the methods of RecorderAPI come from CallRecorder) --------------------------
     def submit(self, call: Call) -> None:
+        call = self._remember(call)
+        try:
+            self._submit(call)
+        except ServerUnreachable as error:  # the server went away mid-run: on into the local spool
+            server = self.ledger.path
+            if not isinstance(server, ServerLedger) or self._pending is not None:
+                raise
+            self._to_spool(server, error)
+            self._submit(call)
+
+    def _remember(self, call: Call) -> Call:
+        """A run's start, kept (with its time fixed) to be replayed into a spool if the server goes away."""
+        if isinstance(call, StartRun) and not isinstance(call.transform, int):
+            if call.started_at is None:
+                call = dataclasses.replace(call, started_at=now())
+            self._started[call.uid] = call
+        return call
+
+    def _submit(self, call: Call) -> None:
         prepared = prepare(call, self.hasher)
         with self.batch() as conn:
             self._wrote(write(call, self.writer, conn, prepared))
 
+    def _to_spool(self, server: ServerLedger, error: ServerUnreachable) -> None:
+        """Record into the server's local spool from now on, starting with the runs this recorder started
+        (their later records refer to them; the push merges them with the server's copies)."""
+        self.ledger.close()
+        self._use(spool_ledger(server, error))
+        for start in self._started.values():
+            if not self.ledger.query("SELECT 1 FROM runs WHERE uid = ?", (start.uid,)):
+                self._submit(start)
+
     def submit_all(self, calls: Sequence[Call], on_error: Callable[[Call, Exception], None]) -> None:
         """All calls in one transaction; if that fails, one by one, so a bad call loses only itself."""
+        calls = [self._remember(call) for call in calls]
         try:
             prepared = [prepare(call, self.hasher) for call in calls]
             with self.batch() as conn:
                 for call, ready in zip(calls, prepared):
                     self._wrote(write(call, self.writer, conn, ready))
         except Exception as error:
-            if len(calls) == 1:
+            if len(calls) == 1 and not isinstance(error, ServerUnreachable):
                 on_error(calls[0], error)
                 return
             for call in calls:

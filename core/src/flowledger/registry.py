@@ -293,7 +293,7 @@ def _condition(model: type[Record], key: str, value: Any, plain: bool = False) -
         return (f"{name} IS {'' if value else 'NOT '}NULL",)
     if op == "in":
         values = list(value)
-        return (f"{name} IN ({', '.join('?' * len(values))})" if values else "0", *values)
+        return (f"{name} IN ({', '.join('?' * len(values))})" if values else "1 = 0", *values)
     if op not in OPERATORS:
         raise FlowledgerError(f"unknown filter {key!r} on {model.__name__}")
     if value is None and op == "exact":

@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import LedgerError
+from .errors import LedgerError, ServerUnreachable
 from .location import ENV_VAR, ServerLedger, resolve_ledger_path
 from .migrations import Migrations, applied, check_schema_known
+from .warn import WarnOnce
 
 DURABILITY_VAR = "FLOWLEDGER_DURABILITY"
 
@@ -60,6 +61,7 @@ class Ledger:
         self.lock = threading.RLock()
         self.on_rollback: list = []  # callbacks: forget ids cached inside a rolled-back transaction
         self.recorder: Any = None  # the Python API's Recorder on this connection (`recorder.recorder_for`)
+        self.spooled_for: ServerLedger | None = None  # the server this ledger stands in for (a spool)
         self._closed = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -270,20 +272,79 @@ class Ledger:
         self.conn.close()
 
 
-def open_ledger(where: str | os.PathLike | ServerLedger, *, adopt_empty: bool = False) -> Any:
-    """A new connection to the ledger at `where`: a file (SQLite), or a server (`ServerLedger`)."""
-    if isinstance(where, ServerLedger):
-        from .postgres import PostgresLedger
+def open_ledger(where: str | os.PathLike | ServerLedger, *, adopt_empty: bool = False, spool: bool = True) -> Any:
+    """A new connection to the ledger at `where`: a file (SQLite), or a server (`ServerLedger`).
 
-        return PostgresLedger(where, adopt_empty=adopt_empty)
-    return Ledger(where, adopt_empty=adopt_empty)
+    Recording must not stop when the server does: with `spool`, a server that cannot be reached (down,
+    unknown, refusing the password) gives the local spool ledger instead, with one warning; its runs are
+    pushed at the next connection that succeeds (`flowledger push` does it by hand). Commands that only
+    read pass `spool=False` and get the error.
+    """
+    if not isinstance(where, ServerLedger):
+        return Ledger(where, adopt_empty=adopt_empty)
+    from .postgres import PostgresLedger
+
+    try:
+        ledger = PostgresLedger(where, adopt_empty=adopt_empty)
+    except ServerUnreachable as error:
+        if not spool:
+            raise
+        return spool_ledger(where, error)
+    if spool:
+        push_spooled(where, ledger)
+    return ledger
+
+
+SPOOL_QUIET_S = 60.0  # a spool written to this recently may still be in use: pushed later, or by hand
+
+
+def spool_ledger(where: ServerLedger, error: LedgerError) -> Ledger:
+    """The local spool of the server ledger `where` (SQLite), announced once per process."""
+    from .copying import spool_path
+
+    path = spool_path(where)
+    ledger = Ledger(path)
+    ledger.spooled_for = where
+    _spool_warning(
+        f"flowledger cannot reach its ledger server ({error}); recording goes on into the local spool {path}, "
+        "pushed at the next connection (or by `flowledger push`). The pipeline is not affected."
+    )
+    return ledger
+
+
+def push_spooled(where: ServerLedger, ledger: Any) -> None:
+    """Push what was spooled while the server was unreachable, unless it may still be being written."""
+    from .copying import push_spool, spool_path
+
+    path = spool_path(where)
+    try:
+        if not path.exists() or time.time() - max(_mtimes(path)) < SPOOL_QUIET_S:
+            return
+        report = push_spool(path, ledger)
+    except Exception as error:  # the spool stays; pushing is idempotent
+        _spool_warning(f"flowledger could not push its spool {path} to {where} ({error}); `flowledger push` retries")
+        return
+    if report.conflicts:
+        _spool_warning(f"flowledger kept its spool {path}: {len(report.conflicts)} conflicts (`flowledger push`)")
+
+
+def _mtimes(path: Path) -> list[float]:
+    found = [path.stat().st_mtime]
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists():
+        found.append(wal.stat().st_mtime)
+    return found
+
+
+_spool_warning = WarnOnce()
 
 
 _local = threading.local()
 
 
-def get_ledger(db: str | os.PathLike | ServerLedger | None = None) -> Ledger:
-    """The ledger for `db` (resolved as everywhere), opened once per thread and path."""
+def get_ledger(db: str | os.PathLike | ServerLedger | None = None, *, spool: bool = True) -> Any:
+    """The ledger for `db` (resolved as everywhere), opened once per thread and path. Without `spool`, a
+    server's ledger is the server's or an error, never the local spool (`open_ledger`)."""
     cache = getattr(_local, "ledgers", None)
     if cache is None:
         cache = _local.ledgers = {}
@@ -291,24 +352,30 @@ def get_ledger(db: str | os.PathLike | ServerLedger | None = None) -> Ledger:
     if chosen:  # the hot path of the Python API: the same setting in the same folder is the same ledger
         key = (str(chosen) if isinstance(chosen, ServerLedger) else os.fspath(chosen), os.getcwd())
         ledger = cache.get(key)
-        if ledger is not None and not ledger.closed:
+        if _usable(ledger, spool):
             return ledger
     path = resolve_ledger_path(db)
     ledger = cache.get(path)
-    if ledger is None or ledger.closed:
-        ledger = cache[path] = open_ledger(path)
+    if not _usable(ledger, spool):
+        ledger = cache[path] = open_ledger(path, spool=spool)
     if chosen:
         cache[key] = ledger
     return ledger
+
+
+def _usable(ledger: Any, spool: bool) -> bool:
+    return ledger is not None and not ledger.closed and (spool or getattr(ledger, "spooled_for", None) is None)
 
 
 def existing_ledger(db: str | os.PathLike | ServerLedger | None = None) -> Any:
     """The ledger for `db`, for commands that only read: a file that does not exist is an error, not a new
     ledger. (A server's ledger is opened as it is: an unreachable server is its own clear error.)"""
     where = resolve_ledger_path(db)
-    if not isinstance(where, ServerLedger) and not where.exists():
-        raise LedgerError(f"no ledger at {where}: record a run first, or run `flowledger init`")
-    return get_ledger(where)
+    if not isinstance(where, ServerLedger):
+        if not where.exists():
+            raise LedgerError(f"no ledger at {where}: record a run first, or run `flowledger init`")
+        return get_ledger(where)
+    return get_ledger(where, spool=False)  # a read needs the server itself
 
 
 def forget_ledgers() -> None:

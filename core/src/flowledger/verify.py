@@ -88,8 +88,9 @@ def _against_other_versions(checked: Checked, ledger) -> Checked:
     """A path that holds another recorded version now (a later one, or an earlier one put back): say which."""
     rows = ledger.query(
         "SELECT a.version, r.uid AS run FROM artifacts a LEFT JOIN runs r ON r.id = a.run_id "
-        "WHERE a.path = ? AND a.hash = ? ORDER BY a.version DESC LIMIT 1",
-        (checked.artifact.path, checked.current_hash),  # type: ignore[attr-defined]
+        "WHERE a.path = ? AND a.hash = ? AND coalesce(a.storage_host, '') = coalesce(?, '') "
+        "ORDER BY a.version DESC LIMIT 1",
+        (checked.artifact.path, checked.current_hash, checked.artifact.storage_host),  # type: ignore[attr-defined]
     )
     if not rows:
         return checked

@@ -18,7 +18,8 @@ from .errors import InputError
 from .hashing import Content, Prepared
 from .identity import current_handle, this_process
 from .ids import new_uid, version_suffix
-from .paths import host, storage_root
+from .mounts import storage_of
+from .paths import host
 from .timestamps import now, to_iso
 
 Link = tuple[int, str]  # (artifact id, role): "input", "output" or "replicated"
@@ -237,8 +238,11 @@ class Writer:
 
     def artifact(self, conn, content: Content, run_id: int | None, role: str, input_ids=frozenset()) -> Link:
         """The artifact for this content at this path: reused, claimed, replicated, or a new version."""
+        storage = storage_of(content.path)  # the same path on another host's own disk is another file
         latest = conn.execute(
-            "SELECT id, uid, hash, run_id, version FROM artifacts WHERE path = ? AND is_latest = 1", (content.path,)
+            "SELECT id, uid, hash, run_id, version FROM artifacts WHERE path = ? AND is_latest = 1 "
+            "AND coalesce(storage_host, ?) = ?",
+            (content.path, storage.host, storage.host),
         ).fetchone()
         if latest and (latest[2] == content.hash or (content.gone and content.hash is None)):
             # the same bytes (or a gone file nothing more is known of: its latest record)
@@ -266,8 +270,8 @@ class Writer:
                 uid,
                 content.path,
                 content.kind,
-                host(),
-                storage_root(os.path.dirname(content.path)),
+                storage.host,
+                storage.root,
                 suffix,
                 content.size,
                 content.hash,

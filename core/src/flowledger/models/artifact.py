@@ -3,6 +3,7 @@
 import os
 
 from ..errors import FlowledgerError
+from ..mounts import storage_of
 from ..paths import absolute, located
 from ..recorder import recorder_for
 from ..registry import MODELS, Query, Record, _condition
@@ -41,15 +42,17 @@ class Artifact(Record):
 
     @classmethod
     def _condition(cls, name, op, value):
-        """A path is found as given or through symlinked folders, relative to the working directory.
+        """A path is found as given or through symlinked folders, relative to the working directory, on the
+        storage it is on here (`mounts.storage_of`: in a shared ledger, another host's local disk is another file).
 
         (A fragment, `path__contains`, is matched as it is.)
         """
         if name != "path" or not isinstance(value, str) or "://" in value:
             return None
-        if op == "exact":
+        if op == "exact":  # (the file at this path here: on this host's disk, or on the share it is on)
             real, given = located(value)
-            return ("(path = ? OR user_path = ?)", real, given)
+            here = storage_of(real).host
+            return ("(path = ? OR user_path = ?) AND coalesce(storage_host, ?) = ?", real, given, here, here)
         if op == "under":
             return _condition(cls, "path__under", os.path.realpath(absolute(value)), plain=True)
         if op == "startswith":
@@ -74,7 +77,10 @@ class Artifact(Record):
 
     @property
     def versions(self) -> Query:
-        return Artifact.using(self._store).filter(path=self.path, is_latest__in=(0, 1)).order_by("version")
+        """Every version of this file (this path on this artifact's storage), the first first."""
+        return Artifact.using(self._store).filter(
+            path__in=[self.path], storage_host=self.storage_host, is_latest__in=(0, 1)
+        ).order_by("version")
 
     @property
     def input_of_runs(self) -> Query:

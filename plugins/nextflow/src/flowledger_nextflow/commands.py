@@ -7,6 +7,7 @@ sets `FLOWLEDGER_DB`.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -93,7 +94,7 @@ def serve_command(host: str, port: int, token: str | None, db: PathLike | None) 
 
     signal.signal(signal.SIGTERM, stop)
     url = receiver.url
-    ledger = f" --db {absolute_setting(db)}" if db is not None else ""
+    ledger = f" --db {shlex.quote(absolute_setting(db))}" if db is not None else ""  # a URL's `&`, a path's spaces
     click.echo(f"flowledger: receiving Nextflow weblog events at {url}", err=True)
     click.echo(f"  its token is in {saved} (mode 0600); `flowledger nextflow config --weblog` reads it:", err=True)
     click.echo(f'  nextflow run main.nf -c "$(flowledger nextflow config{ledger} --weblog {url})"', err=True)
