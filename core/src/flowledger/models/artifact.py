@@ -78,9 +78,11 @@ class Artifact(Record):
     @property
     def versions(self) -> Query:
         """Every version of this file (this path on this artifact's storage), the first first."""
-        return Artifact.using(self._store).filter(
-            path__in=[self.path], storage_host=self.storage_host, is_latest__in=(0, 1)
-        ).order_by("version")
+        return (
+            Artifact.using(self._store)
+            .filter(path__in=[self.path], storage_host=self.storage_host, is_latest__in=(0, 1))
+            .order_by("version")
+        )
 
     @property
     def input_of_runs(self) -> Query:
