@@ -8,7 +8,7 @@ from flowledger.copying import copy_runs, push_spool, spool_path
 from flowledger.errors import FlowledgerError
 from flowledger.location import ServerLedger, resolve_ledger_path
 from flowledger.plugin_api import Recorder, TransformSpec
-from flowledger.store import open_ledger
+from flowledger.store import Ledger, open_ledger
 
 TABLES = (
     "users",
@@ -394,7 +394,7 @@ def test_push_after_a_crash_between_copy_and_removal(server_with_spool, ledger):
     first = copy_runs(offline, server)  # a push copied, then its process died
     offline.close()
 
-    report = push_spool(spool, server)
+    report = push_spool(Ledger(spool), server)
 
     assert first.copied["runs"] == 3 and report.copied["runs"] == 0 and report.conflicts == []
     assert not spool.exists()
@@ -407,7 +407,7 @@ def test_push_keeps_a_spool_with_conflicts(tmp_path, ledger):
     with target.write() as conn:
         conn.execute("UPDATE runs SET started_at = '2000-01-01T00:00:00+00:00' WHERE uid = ?", (runs["trim"],))
 
-    report = push_spool(tmp_path / "spool.db", target)
+    report = push_spool(Ledger(tmp_path / "spool.db"), target)
 
     assert len(report.conflicts) == 1 and "started_at" in report.conflicts[0]
     assert (tmp_path / "spool.db").exists()

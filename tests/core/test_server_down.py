@@ -152,7 +152,7 @@ def test_a_server_gone_mid_run_spools_the_rest(server, tmp_path):
 def test_a_refused_password_spools_and_is_not_printed(server, tmp_path):
     server.sql("CREATE ROLE alice LOGIN PASSWORD 'right-one'")
     database = server.url_of_ledger.split("/")[3].split("?")[0]
-    server.sql(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO alice; GRANT ALL ON SCHEMA public TO alice", database)
+    server.sql("GRANT ALL ON ALL TABLES IN SCHEMA public TO alice; GRANT ALL ON SCHEMA public TO alice", database)
     url = server.tcp_url(database, "alice")
     lines = finished(pipeline(url, tmp_path, env={**os.environ, "PGPASSWORD": "wrong-one"}))
     assert len(lines) == 1 and "password authentication failed" in lines[0] and "wrong-one" not in lines[0]

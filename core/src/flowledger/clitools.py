@@ -11,7 +11,8 @@ import click
 from .location import ENV_VAR, LEDGER_NAME, PROJECT_DIR
 
 DB_HELP = (
-    f"Ledger file (default: ${ENV_VAR}, the nearest {PROJECT_DIR}/{LEDGER_NAME}, or a per-user ledger). "
+    f"Ledger file, or a postgresql:// URL (default: ${ENV_VAR}, the nearest {PROJECT_DIR}/{LEDGER_NAME}, or a "
+    "per-user ledger). "
     "May also be given before the sub-command."
 )
 

@@ -26,10 +26,8 @@ from typing import Any
 from .contract import FINAL_STATUSES
 from .errors import FlowledgerError
 from .ids import new_uid
-from .lineage import PARENT_RUNS_SQL, RUN_TREE_SQL
-from .listing import find_run
+from .lineage_sql import PARENT_RUNS_SQL, RUN_TREE_SQL
 from .location import ServerLedger
-from .store import open_ledger
 
 BATCH = 200  # runs per transaction
 IDS = "IN (SELECT CAST(value AS BIGINT) FROM json_each(?))"  # a JSON list of ids as one parameter
@@ -123,10 +121,7 @@ def runs_to_copy(source: Any, run_uids: Sequence[str] | None) -> list[int]:
     else:
         chosen: set[int] = set()
         for text in run_uids:
-            run = find_run(source, text)
-            if run is None:
-                raise FlowledgerError(f"no run with uid {text!r} in {source.path}")
-            chosen.update(row["id"] for row in source.query(RUN_TREE_SQL, (run.id,)))
+            chosen.update(row["id"] for row in source.query(RUN_TREE_SQL, (_run_id(source, text),)))
         chosen.update(row["id"] for row in source.query(PARENT_RUNS_SQL, (_json(chosen),)))
         rows = source.query(f"SELECT id, initiated_by_run_id FROM runs WHERE id {IDS}", (_json(chosen),))
     parent = {row["id"]: row["initiated_by_run_id"] for row in rows}
@@ -142,21 +137,32 @@ def runs_to_copy(source: Any, run_uids: Sequence[str] | None) -> list[int]:
     return sorted(parent, key=lambda run_id: (depth(run_id), run_id))
 
 
+def _run_id(source: Any, text: str) -> int:
+    """The id of the run whose uid is `text`, or starts with it (an error if none or several do)."""
+    rows = source.query("SELECT id FROM runs WHERE uid = ?", (text,)) or source.query(
+        "SELECT id FROM runs WHERE substr(uid, 1, ?) = ? LIMIT 2", (len(text), text)
+    )
+    if not rows:
+        raise FlowledgerError(f"no run with uid {text!r} in {source.path}")
+    if len(rows) > 1:
+        raise FlowledgerError(f"several runs start with {text!r} in {source.path}: give more of the uid")
+    return rows[0]["id"]
+
+
 def spool_path(server_ledger: ServerLedger) -> Path:
     """Where runs for the server ledger are kept while its server is unreachable."""
     return server_ledger.parent / "spool.db"
 
 
-def push_spool(spool_path: Path, target_ledger: Any, progress: Progress | None = None) -> CopyReport:
-    """Copy every run of the spool ledger into `target_ledger`; remove the spool once all of it is there.
+def push_spool(spool: Any, target_ledger: Any, progress: Progress | None = None) -> CopyReport:
+    """Copy every run of the (opened) spool ledger into `target_ledger`, close the spool, and remove it
+    once all of it is there.
 
     The spool stays when there were conflicts, or when something was recorded into it during the copy
     (copied again, up to three times); copying is idempotent, so a push cut short is simply pushed again.
     """
     report = CopyReport()
-    if not spool_path.exists():
-        return report
-    spool = open_ledger(spool_path)
+    spool_path = Path(spool.path)
     try:
         for _ in range(3):
             seen = spool.conn.execute("PRAGMA data_version").fetchone()[0]

@@ -40,10 +40,16 @@ COMPAT_FUNCTIONS = [
     SELECT ($1::jsonb) #>> json_path_parts($2) $$""",
     """CREATE OR REPLACE FUNCTION json_each(text) RETURNS TABLE(value text) LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN jsonb_typeof(e) = 'string' THEN e #>> '{}' ELSE e::text END
-    FROM jsonb_array_elements($1::jsonb) AS e $$""",
+    FROM jsonb_array_elements($1::jsonb) AS e $$""",  # (replaced by JSON_EACH, below, in m002)
     """CREATE OR REPLACE FUNCTION julianday(text) RETURNS double precision LANGUAGE sql IMMUTABLE AS $$
     SELECT extract(epoch FROM $1::timestamptz) / 86400.0 + 2440587.5 $$""",
 ]
+
+JSON_EACH = """CREATE OR REPLACE FUNCTION json_each(text) RETURNS TABLE(value text) LANGUAGE plpgsql IMMUTABLE
+ROWS 1 AS $$ BEGIN
+  RETURN QUERY SELECT CASE WHEN jsonb_typeof(e) = 'string' THEN e #>> '{}' ELSE e::text END
+  FROM jsonb_array_elements($1::jsonb) AS e;
+END $$"""
 
 _STRING = re.compile(r"('(?:[^']|'')*')")
 _CODE_REWRITES = [
@@ -63,6 +69,8 @@ def translate(sql: str) -> tuple[str, tuple[int, ...]]:
     parts = _STRING.split(sql)
     globbed: list[int] = []
     count = 0
+    for index in range(1, len(parts), 2):  # a '%' in a string literal is a '%' to psycopg too
+        parts[index] = parts[index].replace("%", "%%")
     for index in range(0, len(parts), 2):  # the code between string literals
         code = parts[index]
         for pattern, replacement in _CODE_REWRITES:
@@ -334,6 +342,12 @@ def _postgres_functions() -> Any:
     def m001_sqlite_functions(conn: Connection) -> None:
         for statement in COMPAT_FUNCTIONS:
             conn.raw.execute(statement)
+
+    @functions()
+    def m002_json_each_not_inlined(conn: Connection) -> None:
+        """`json_each` as PL/pgSQL estimated at one row: the inlined SQL function made the planner expect a
+        hundred seeds, scan whole tables for a lineage walk, and JIT-compile it (bench/postgres_ancestors.py)."""
+        conn.raw.execute(JSON_EACH)
 
     return functions
 

@@ -320,7 +320,7 @@ def push_spooled(where: ServerLedger, ledger: Any) -> None:
     try:
         if not path.exists() or time.time() - max(_mtimes(path)) < SPOOL_QUIET_S:
             return
-        report = push_spool(path, ledger)
+        report = push_spool(Ledger(path), ledger)
     except Exception as error:  # the spool stays; pushing is idempotent
         _spool_warning(f"flowledger could not push its spool {path} to {where} ({error}); `flowledger push` retries")
         return

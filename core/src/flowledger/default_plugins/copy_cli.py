@@ -18,7 +18,7 @@ from ..clitools import db_option
 from ..copying import CopyReport, Progress, copy_runs, push_spool, runs_to_copy, spool_path
 from ..errors import FlowledgerError
 from ..location import ServerLedger, resolve_ledger_path
-from ..store import open_ledger
+from ..store import Ledger, open_ledger
 
 LEDGER = "a ledger file, or a postgresql:// URL"
 
@@ -62,7 +62,7 @@ def push_command(db):
         click.echo(f"nothing to push: no spool for {where}")
         return
     with _opened(where) as ledger, _progress() as progress:
-        report = push_spool(spool, ledger, progress=progress)
+        report = push_spool(Ledger(spool), ledger, progress=progress)
     _show(report, kept=f"the spool stays at {spool}; push again once they are resolved")
 
 
@@ -74,7 +74,7 @@ def _where(text: str, option: str) -> Path | ServerLedger:
 
 @contextlib.contextmanager
 def _opened(where: Path | ServerLedger) -> Iterator:
-    ledger = open_ledger(where)
+    ledger = open_ledger(where, spool=False)  # a server out of reach is an error here, not a spool
     try:
         yield ledger
     finally:

@@ -23,8 +23,8 @@ class LogHandlerSettings(LogHandlerSettingsBase):
     db: Optional[str] = field(  # noqa: UP045 (see the module docstring)
         default=None,
         metadata={
-            "help": "Ledger file (default: $FLOWLEDGER_DB, else the nearest .flowledger/ledger.db, "
-            "else the per-user ledger)",
+            "help": "Ledger file, or a postgresql:// URL (default: $FLOWLEDGER_DB, else the nearest "
+            ".flowledger/ledger.db, else the per-user ledger)",
             "env_var": True,
         },
     )
