@@ -57,10 +57,10 @@ class PostgresServer:
             str(self.bin / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth-local=trust",
             "--auth-host=scram-sha-256", "--no-sync", "-E", "UTF8", "--locale=C",
         )  # fmt: skip
-        with open(data / "postgresql.conf", "a") as conf:
+        with open(data / "postgresql.conf", "a") as conf:  # (fsync off: a commit still reaches the WAL first)
             conf.write(
                 f"listen_addresses = '127.0.0.1'\nport = {self.port}\nunix_socket_directories = '{self.socket_dir}'\n"
-                "fsync = off\nfull_page_writes = off\nmax_connections = 100\n"  # (a commit still reaches the WAL before it returns)
+                "fsync = off\nfull_page_writes = off\nmax_connections = 100\n"
             )
         self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.folder / "server.log"), "-w", "start")
 
