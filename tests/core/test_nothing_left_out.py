@@ -37,9 +37,22 @@ def test_a_temp_file_deleted_before_its_reader_is_recorded_stays_in_the_lineage(
     assert "deleted" in lineage(both, "--format", "dot") and "deleted" in lineage(both, "--format", "mermaid")
 
 
-def test_a_file_gone_with_nothing_known_of_it_is_listed_missing(tmp_path):
-    run = fl.Run.get(Recorder().record_job(TransformSpec("job"), inputs=[tmp_path / "never.txt"]))
-    assert run.inputs.count() == 0 and "never.txt: no such file or folder" in run.json["missing_inputs"][0]
+def test_a_file_gone_with_nothing_known_of_it_is_a_node_when_the_job_completed(tmp_path):
+    """A completed job's files existed (a pipe, a cleaned work dir): each is a `deleted` node without a hash,
+    linking its maker to its readers. A failed job's may never have existed: they are listed as missing."""
+    recorder = Recorder()
+    pipe = tmp_path / "x.pipe"
+    made = recorder.record_job(TransformSpec("produce"), outputs=[pipe])
+    (tmp_path / "x.out").write_text("out")
+    read = recorder.record_job(TransformSpec("consume"), inputs=[pipe], outputs=[tmp_path / "x.out"])
+    node = fl.Artifact.get(path=str(pipe))
+    assert (node.state, node.hash, node.run.uid) == ("deleted", None, made)
+    assert list(fl.Run.get(read).inputs) == [node] and "missing_inputs" not in fl.Run.get(read).json
+    ancestors = fl.lineage.ancestors(fl.Artifact.get(path=str(tmp_path / "x.out")))
+    assert {run.uid for run in ancestors.runs.values()} == {made, read}  # one lineage, through the gone file
+
+    failed = fl.Run.get(recorder.record_job(TransformSpec("job"), inputs=[tmp_path / "never.txt"], status="errored"))
+    assert failed.inputs.count() == 0 and "never.txt: no such file or folder" in failed.json["missing_inputs"][0]
 
 
 def test_one_file_one_artifact_through_a_symlinked_folder_either_way(tmp_path):

@@ -259,18 +259,22 @@ def test_versions_of_another_hosts_file(url, scratch):
 
 
 def test_missing_file_is_not_another_hosts_file(url, scratch):
-    """A job on host-b names a path its disk does not hold: a missing input, not host-a's file."""
+    """A failed job on host-b names a path its disk does not hold: a missing input, not host-a's file."""
     path, own = scratch
     record_on("host-a", url, path, "made on host-a\n", **own["host-a"])
     code = textwrap.dedent(f"""
         recorder = Recorder(os.environ["FLOWLEDGER_DB"])
-        show(recorder.record_job(TransformSpec(name="read", type="rule"), inputs=[{str(path)!r}]))
+        show(recorder.record_job(TransformSpec(name="read", type="rule"), inputs=[{str(path)!r}], status="errored"))
     """)
     run = as_host("host-b", url, code, **own["host-b"])
     with ledger_at(url) as ledger:
         data = json.loads(ledger.query("SELECT json FROM runs WHERE uid = ?", (run,))[0]["json"] or "{}")
     assert [r["storage_host"] for r in versions(url, path)] == ["host-a"]  # now also a host-b one, host-a's hash
     assert list(data) == ["missing_inputs"]
+    completed = code.replace(', status="errored"', "")  # a completed job read it: host-b's own gone file
+    as_host("host-b", url, completed, **own["host-b"])
+    found = [(r["storage_host"], r["hash"], r["state"]) for r in versions(url, path)]
+    assert found == [("host-a", sha256("made on host-a\n"), None), ("host-b", None, "deleted")]
 
 
 def test_export_by_path_is_this_hosts_file(url, scratch):

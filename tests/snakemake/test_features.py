@@ -194,7 +194,8 @@ rule consume:
 @pytest.mark.parametrize("major", BOTH)
 def test_pipe_output_is_a_fifo_between_producer_and_consumer(major, tmp_path, open_ledger):
     """issues 10.4 and 9.6: a pipe() output is recorded without being opened, under its real path, as the
-    producer's output and the consumer's input; Snakemake's exit is not delayed."""
+    producer's output and the consumer's input (producer -> pipe -> consumer is one lineage); Snakemake's
+    exit is not delayed."""
     work = make_workflow(tmp_path / "wf", PIPE_SNAKEFILE)
     db = tmp_path / "ledger.db"
     args, env = wait_option(major, 2)
@@ -211,13 +212,82 @@ def test_pipe_output_is_a_fifo_between_producer_and_consumer(major, tmp_path, op
     assert produce.status == consume.status == "completed"
     fifo = str(work / "x.pipe")
     # Snakemake removes the FIFO when the group ends, before either job's end is logged: it is recorded
-    # under its real path (not "x.pipe (pipe)"), with its flag, as gone
+    # under its real path (not "x.pipe (pipe)"), with its flag, as gone, and never opened (no hash)
     assert produce.json["flags"] == {fifo: ["pipe"]}
-    assert any(fifo in text for text in consume.json["missing_inputs"])
+    pipe = fl.Artifact.filter(path=fifo).one()
+    assert (pipe.state, pipe.hash) == ("deleted", None)
+    assert paths(produce.outputs.all()) == [fifo] and paths(consume.inputs.all()) == [fifo]
     assert not any("(pipe)" in a.path for a in fl.Artifact.filter().all())
-    assert not any("(pipe)" in text for run in job_runs(fl) for text in run.json.get("missing_inputs", []))
+    assert not any("missing_inputs" in run.json or "missing_outputs" in run.json for run in job_runs(fl))
     assert paths(consume.outputs.all()) == [str(work / "x.out")]
+    out = fl.Artifact.filter(path=str(work / "x.out")).one()
+    assert {run.uid for run in fl.lineage.ancestors(out).runs.values()} >= {produce.uid, consume.uid}  # one lineage
     assert produce.json["group"]["name"] and produce.json["group"] == consume.json["group"]
+
+
+SERVICE_SNAKEFILE = """
+rule all:
+    input: "a.out"
+
+rule serve:
+    output: service("db.socket")
+    shell: "python3 serve.py {output}"
+
+rule ask:
+    input: "db.socket"
+    output: "{name}.out"
+    shell: "python3 ask.py {input} {wildcards.name} > {output}"
+"""
+SERVE = """
+import socket, sys
+server = socket.socket(socket.AF_UNIX)
+server.bind(sys.argv[1])
+server.listen()
+while True:  # until Snakemake stops the service, once its consumers are done
+    conn, _ = server.accept()
+    conn.sendall(b"hello " + conn.recv(100))
+    conn.close()
+"""
+ASK = """
+import socket, sys, time
+for _ in range(100):  # the service may still be starting
+    try:
+        client = socket.socket(socket.AF_UNIX)
+        client.connect(sys.argv[1])
+        break
+    except OSError:
+        time.sleep(0.1)
+client.sendall(sys.argv[2].encode())
+print(client.recv(100).decode())
+"""
+
+
+@pytest.mark.parametrize("major", BOTH)
+def test_service_output_is_a_socket_between_server_and_clients(major, tmp_path, open_ledger):
+    """issue 9.6: a service() output (a socket) is recorded without being opened, under its real path, as
+    the server job's output and each client's input: server -> socket -> clients is one lineage."""
+    work = make_workflow(tmp_path / "wf", SERVICE_SNAKEFILE, **{"serve.py": SERVE, "ask.py": ASK})
+    db = tmp_path / "ledger.db"
+    done = run(major, work, db, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert not flowledger_warnings(done.stderr), done.stderr
+    assert (work / "a.out").read_text() == "hello a\n"
+    rows = {row["output_file"]: row for row in summary(major, work, "a.out")}
+    assert rows["a.out"]["rule"] == "ask" and rows["a.out"]["input-file(s)"] == "db.socket"
+
+    fl = open_ledger(db)
+    serve = the_job(fl, "serve")
+    clients = [r for r in job_runs(fl) if r.transform.name == "ask"]
+    assert len(clients) == 1 and serve.status == clients[0].status == "completed"  # (a group: a core each)
+    socket_path = str(work / "db.socket")
+    assert serve.json["flags"] == {socket_path: ["service"]}
+    node = fl.Artifact.filter(path=socket_path).one()
+    assert node.hash is None and node.kind in ("socket", "file")  # never opened (a socket, or gone by then)
+    assert paths(serve.outputs.all()) == [socket_path]
+    assert all(paths(c.inputs.all()) == [socket_path] for c in clients)
+    assert not any("(service)" in a.path for a in fl.Artifact.filter().all())
+    out = fl.Artifact.filter(path=str(work / "a.out")).one()
+    assert serve.uid in {run.uid for run in fl.lineage.ancestors(out).runs.values()}
 
 
 # ---- --quiet, the workflow's name ----------------------------------------------------------------

@@ -56,11 +56,16 @@ class Hasher:
         load_plugins()
         self._hooks = pm.hook
 
-    def prepare(self, *, inputs=(), outputs=(), logs=(), environment=None, report=None) -> Prepared:
-        """Hash every path; a path that cannot be hashed is listed in `problems` instead."""
+    def prepare(self, *, inputs=(), outputs=(), logs=(), environment=None, report=None, ran=False) -> Prepared:
+        """Hash every path; a path that cannot be hashed is listed in `problems` instead.
+
+        `ran`: the job completed, so its inputs and outputs existed: one that is gone now, with nothing
+        known of it (a pipe Snakemake removed, a work dir already cleaned), is still a node of the lineage,
+        `deleted` and without a hash. (Of a failed job, it is listed as missing: it may never have existed.)
+        """
         prepared = Prepared()
-        prepared.inputs = self._contents(inputs, "missing_inputs", prepared)
-        prepared.outputs = self._contents(outputs, "missing_outputs", prepared)
+        prepared.inputs = self._contents(inputs, "missing_inputs", prepared, ran)
+        prepared.outputs = self._contents(outputs, "missing_outputs", prepared, ran)
         prepared.logs = self._contents(logs, "missing_logs", prepared)
         if environment:
             prepared.environment = next(iter(self._contents([environment], "missing_environment", prepared)), None)
@@ -68,13 +73,13 @@ class Hasher:
             prepared.report = next(iter(self._contents([report], "missing_report", prepared)), None)
         return prepared
 
-    def _contents(self, paths, problem_key: str, prepared: Prepared) -> list[Content]:
+    def _contents(self, paths, problem_key: str, prepared: Prepared, ran: bool = False) -> list[Content]:
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         found, seen = [], set()
         for path in paths:
             try:
-                content = self.content(path)
+                content = self.content(path, ran)
             except InputError as problem:
                 prepared.problems.setdefault(problem_key, []).append(str(problem))
                 continue
@@ -83,14 +88,17 @@ class Hasher:
                 found.append(content)
         return found
 
-    def content(self, path: str | os.PathLike) -> Content:
+    def content(self, path: str | os.PathLike, ran: bool = False) -> Content:
         """The file or folder at `path`, hashed. A file that is gone is still a node of the lineage when
-        something is known of it (its hash from earlier: a temp() output its maker recorded, say)."""
+        something is known of it (its hash from earlier: a temp() output its maker recorded, say), or when
+        a completed job used it (`ran`)."""
         path, given = located(path)
         try:
             stat = os.stat(path)
         except FileNotFoundError:
             gone = self._gone(path)
+            if gone is None and ran:
+                gone = Content(path, "file", None, None, None, gone=True)
             if gone is None:
                 raise InputError(f"{given}: no such file or folder") from None
             gone.user_path = given if given != path else None

@@ -198,8 +198,9 @@ def prepare(call: Call, hasher: Hasher) -> Prepared:
         case StartRun():
             return hasher.prepare(environment=call.environment)
         case RecordJob():
+            ran = getattr(call.status, "value", call.status) == RunStatus.COMPLETED.value  # its files existed
             return hasher.prepare(
-                inputs=call.inputs, outputs=call.outputs, logs=call.logs, environment=call.environment
+                inputs=call.inputs, outputs=call.outputs, logs=call.logs, environment=call.environment, ran=ran
             )
         case FinishRun():
             return hasher.prepare(report=call.report)
