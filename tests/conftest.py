@@ -21,6 +21,7 @@ def ledger_path(tmp_path, monkeypatch):
 
     path = tmp_path / "ledger" / "ledger.db"
     monkeypatch.setenv("FLOWLEDGER_DB", str(path))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))  # a server ledger's local folder, spools
     forget_ledgers()
     yield path
     forget_ledgers()
@@ -56,7 +57,6 @@ def any_store(request, monkeypatch, ledger_path):
     from flowledger.store import forget_ledgers
 
     if request.param == "postgresql":
-        monkeypatch.setenv("XDG_DATA_HOME", str(ledger_path.parent / "data-home"))  # the ledger's local folder
         monkeypatch.setenv("FLOWLEDGER_DB", request.getfixturevalue("postgres_ledgers").fresh())
         forget_ledgers()
     return request.param

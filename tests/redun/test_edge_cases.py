@@ -109,7 +109,7 @@ def test_a_staged_script_output_is_made_by_the_script_job(project, cases, monkey
     assert made.run.transform.name == "redun.script"
 
 
-def test_a_file_deleted_later_in_the_execution_stays_in_the_lineage(project, cases, monkeypatch):
+def test_a_file_deleted_later_in_the_execution_stays_in_the_lineage(project, cases, monkeypatch, tmp_path):
     """make_tmp writes out/tmp.txt, consume reads it, clean deletes it: it stays a node (issue 9.1, 9.7)."""
     import flowledger.background
 
@@ -125,6 +125,15 @@ def test_a_file_deleted_later_in_the_execution_stays_in_the_lineage(project, cas
     assert tmp.state == "deleted" and tmp.run.transform.name == "fl_cases.make_tmp"
     assert tmp.hash is not None
     assert fl.Artifact.filter(path=str(project / "out/final.txt")).one().state != "deleted"
+
+    # imported afterwards, when the file is long gone: still the node between make_tmp and consume
+    imported_db = tmp_path / "imported.db"
+    imported(project, execution_id, imported_db)
+    use_ledger(monkeypatch, imported_db)
+    tmp = fl.Artifact.filter(path=str(project / "out/tmp.txt")).one()
+    assert tmp.state == "deleted" and tmp.run.transform.name == "fl_cases.make_tmp"
+    readers = {run.transform.name for run in tmp.input_of_runs}
+    assert readers == {"fl_cases.consume", "fl_cases.clean"}
 
 
 def resolved(paths, root):

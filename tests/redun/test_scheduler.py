@@ -206,9 +206,9 @@ def test_content_hashing_happens_off_the_scheduler_thread(project, wf, monkeypat
         scheduler_threads.add(threading.get_ident())
         return job_inputs(*args, **kwargs)
 
-    def spy_content(self, path):
+    def spy_content(self, path, *args):
         hashing_threads.add(threading.get_ident())
-        return content(self, path)
+        return content(self, path, *args)
 
     monkeypatch.setattr(tracker, "job_inputs", spy_inputs)
     monkeypatch.setattr(flowledger.hashing.Hasher, "content", spy_content)

@@ -34,7 +34,7 @@ FROM runs r JOIN transforms t ON t.id = r.transform_id LEFT JOIN runs p ON p.id 
 
 ARTIFACT_SQL = """
 SELECT a.id, a.uid, a.path, a.user_path, a.kind, a.version, a.is_latest, a.hash, a.hash_type, a.size, a.created_at,
-       a.state, r.uid AS run, r.status AS run_status, t.name AS transform, t.type AS transform_type,
+       a.state, a.storage_host, r.uid AS run, r.status AS run_status, t.name AS transform, t.type AS transform_type,
        CASE WHEN json_valid(r.json) THEN json_extract(r.json, '$.wildcards') END AS wildcards,
        CASE WHEN json_valid(r.json) THEN json_extract(r.json, '$.tag') END AS tag
 FROM artifacts a LEFT JOIN runs r ON r.id = a.run_id LEFT JOIN transforms t ON t.id = r.transform_id
@@ -228,6 +228,7 @@ class ArtifactRow:
     size: int | None
     created_at: str | None
     state: str | None
+    storage_host: str | None  # this host, or the network share, holding the file
     run: str | None
     run_status: str | None
     transform: str | None

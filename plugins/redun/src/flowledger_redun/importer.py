@@ -231,8 +231,8 @@ class _ExecutionImport:
 
 
 def _existed_at_start(job: Any, missing: set[str]) -> Callable[[str], bool]:
-    """Whether an argument file existed when `job` started, as far as one can tell now: it exists, and
-    unless redun hashed it as missing (a file handed over to be written), it was not written after the
+    """Whether an argument file existed when `job` started, as far as one can tell now: it exists (or
+    is gone, but redun hashed it as present), and unless redun hashed it as missing (a file handed over to be written), it was not written after the
     job started (a staged `script()` output: missing for the script job, present for its
     postprocessing child). What live recording asks of the disk when each job starts."""
     start = job.start_time
@@ -243,8 +243,8 @@ def _existed_at_start(job: Any, missing: set[str]) -> Callable[[str], bool]:
     def existed(path: str) -> bool:
         try:
             mtime = os.stat(path).st_mtime
-        except OSError:
-            return False
+        except OSError:  # gone since (a cleanup task): it existed if redun hashed it as present
+            return path not in missing
         return path not in missing or (started is not None and mtime < started)
 
     return existed
