@@ -231,10 +231,10 @@ class _ExecutionImport:
 
 
 def _existed_at_start(job: Any, missing: set[str]) -> Callable[[str], bool]:
-    """Whether an argument file existed when `job` started, as far as one can tell now: it exists (or
-    is gone, but redun hashed it as present), and unless redun hashed it as missing (a file handed over to be written), it was not written after the
-    job started (a staged `script()` output: missing for the script job, present for its
-    postprocessing child). What live recording asks of the disk when each job starts."""
+    """Whether an argument file existed when `job` started, as far as one can tell now: it exists (or is
+    gone, but redun hashed it as present), and unless redun hashed it as missing (a file handed over to be
+    written), it was not written after the job started (a staged `script()` output: missing for the script
+    job, present for its postprocessing child). What live recording asks of the disk when each job starts."""
     start = job.start_time
     if start is not None and start.tzinfo is None:  # redun keeps UTC
         start = start.replace(tzinfo=UTC)
