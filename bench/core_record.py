@@ -269,7 +269,7 @@ def main() -> None:
             profiler = cProfile.Profile()
             profiler.runcall(lambda: [job(index, output) for index, output in enumerate(outputs)])
             print(f"\ncProfile of {args.jobs} {args.profile} jobs, by own time:")
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
     ratio = stats["api"][0] / stats["recorder"][0]
     print(
         f"core_record: {args.jobs} jobs, record_job median {stats['recorder'][0]:.3f} ms "

@@ -7,17 +7,19 @@ this module, and the recorder below it, never import the models that sit above t
 from .registry import MODELS
 from .writer import Written
 
+_listening: tuple[int, bool] = (-1, False)  # (the plugin manager's generation, the answer then)
+
 
 def listeners() -> bool:
     """Does any plugin listen? When none does, recording skips building records on its hot path."""
+    global _listening
     from .plugins import pm  # pluggy is imported when something is recorded, not by `import flowledger`
 
-    hooks = pm.hook
-    return bool(
-        hooks.run_started.get_hookimpls()
-        or hooks.run_finished.get_hookimpls()
-        or hooks.artifact_recorded.get_hookimpls()
-    )
+    if _listening[0] != pm.generation:
+        hooks = pm.hook
+        found = hooks.run_started.get_hookimpls() or hooks.run_finished.get_hookimpls()
+        _listening = (pm.generation, bool(found or hooks.artifact_recorded.get_hookimpls()))
+    return _listening[1]
 
 
 def announce(ledger, written: list[Written]) -> None:

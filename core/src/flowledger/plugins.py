@@ -16,7 +16,23 @@ DEFAULT_PLUGINS = tuple(
     f"flowledger.default_plugins.{name}" for name in ("hashing", "export", "openlineage", "view", "copy")
 )
 
-pm = pluggy.PluginManager("flowledger")
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's, counting registrations: what depends on the plugins registered (`announce.listeners`) is
+    worked out again only when they change."""
+
+    generation = 0
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        self.generation += 1
+        return super().register(plugin, name)
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> object | None:
+        self.generation += 1
+        return super().unregister(plugin, name)
+
+
+pm = PluginManager("flowledger")
 pm.add_hookspecs(hookspecs)
 _loaded = False
 distributions: dict[str, metadata.Distribution] = {}  # plugin name -> its distribution (`flowledger plugins`)

@@ -150,7 +150,7 @@ class Recorder(CallRecorder):
     def update_run(self, run_id: int, uid: str, fields: dict, was: str | None = None) -> None:
         """Write changed fields of a saved run; announce `run_finished` when it reaches a final status."""
         with self.batch() as conn:
-            was = self.writer.update_run(conn, run_id, fields, was)
+            was = self.writer.update_run(conn, run_id, fields, was, uid)
             status = fields.get("status")
             if status is not None and RunStatus(status).is_final and not RunStatus(was).is_final:
                 self._wrote(Written(run_id, uid, finished=True))

@@ -103,7 +103,7 @@ class Record:
         ledger = self._store
         for other in (*self._related.values(), *others):
             theirs = other.__dict__.get("_ledger_ref") if isinstance(other, Record) else None
-            if theirs is not None and theirs.path != ledger.path:
+            if theirs is not None and theirs is not ledger and theirs.path != ledger.path:
                 raise FlowledgerError(
                     f"{type(other).__name__} {other.uid} belongs to ledger {theirs.path}, not to ledger "
                     f"{ledger.path} where this {type(self).__name__} is saved: records cannot be mixed across ledgers"

@@ -192,7 +192,9 @@ class Writer:
         self.write_cache(conn, prepared)
         return written
 
-    def update_run(self, conn, run_id: int, fields: dict[str, Any], was: str | None = None) -> str:
+    def update_run(
+        self, conn, run_id: int, fields: dict[str, Any], was: str | None = None, uid: str | None = None
+    ) -> str:
         """Write changed fields of a saved run (`Run.save()`); returns its status before the change (`was`,
         when the caller knows it)."""
         unknown = set(fields) - set(RUN_UPDATABLE)
@@ -205,7 +207,7 @@ class Writer:
             if name in values:
                 values[name] = to_iso(values[name])
         if values.get("started_at") and values.get("finished_at"):
-            uid = conn.execute("SELECT uid FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+            uid = uid or conn.execute("SELECT uid FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
             _check_order(uid, values["started_at"], values["finished_at"])
         if "json" in values and not isinstance(values["json"], (str, type(None))):
             values["json"] = _dumps(values["json"])
