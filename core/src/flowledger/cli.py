@@ -745,9 +745,9 @@ def installed_plugins(include_builtin: bool = False) -> list[dict]:
         if plugin is None or (name in DEFAULT_PLUGINS and not include_builtin):
             continue
         hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or ())
-        entry = {"name": name, "hooks": hooks}
+        entry: dict[str, object] = {"name": name, "hooks": hooks}
         if name in distributions:
-            entry["package"], entry["version"] = distributions[name].name, distributions[name].version
+            entry["package"], entry["version"] = distributions[name]
         found.append(entry)
     return found
 

@@ -6,11 +6,12 @@ FLOWLEDGER_DISABLED_PLUGINS=a,b (blocked), FLOWLEDGER_TRACE_PLUGINS=1 (print eve
 
 import os
 import sys
-from importlib import import_module, metadata
+from importlib import import_module
 
 import pluggy
 
 from . import hookspecs
+from .installed import entry_points
 
 DEFAULT_PLUGINS = tuple(
     f"flowledger.default_plugins.{name}" for name in ("hashing", "export", "openlineage", "view", "copy")
@@ -35,7 +36,7 @@ class PluginManager(pluggy.PluginManager):
 pm = PluginManager("flowledger")
 pm.add_hookspecs(hookspecs)
 _loaded = False
-distributions: dict[str, metadata.Distribution] = {}  # plugin name -> its distribution (`flowledger plugins`)
+distributions: dict[str, tuple[str | None, str | None]] = {}  # plugin name -> (distribution, version)
 
 
 def load_plugins() -> None:
@@ -48,12 +49,11 @@ def load_plugins() -> None:
     if not getattr(sys, "_called_from_test", False):
         only = os.environ.get("FLOWLEDGER_LOAD_PLUGINS")
         wanted = None if only is None else set(filter(None, only.split(",")))
-        for entry in metadata.entry_points(group="flowledger"):
-            chosen = wanted is None or (entry.dist is not None and entry.dist.name in wanted)
+        for entry in entry_points("flowledger"):  # (importlib.metadata's, read faster: `installed`)
+            chosen = wanted is None or entry.dist_name in wanted
             if chosen and not pm.is_blocked(entry.name) and not pm.has_plugin(entry.name):
                 pm.register(entry.load(), name=entry.name)
-                if entry.dist is not None:
-                    distributions[entry.name] = entry.dist  # its metadata is read only when asked for
+                distributions[entry.name] = (entry.dist_name, entry.dist_version)
     for module in DEFAULT_PLUGINS:
         if not pm.has_plugin(module) and not pm.is_blocked(module):
             pm.register(import_module(module), name=module)
