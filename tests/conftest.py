@@ -51,6 +51,12 @@ def postgres_ledgers(postgres):
     return LedgerDatabases(postgres)
 
 
+@pytest.fixture
+def server_ledger(postgres_ledgers):
+    """The URL of an empty ledger on the PostgreSQL server."""
+    return postgres_ledgers.fresh()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_store(request, monkeypatch, ledger_path):
     """Runs a test on a SQLite ledger, then on an empty ledger on the PostgreSQL server (FLOWLEDGER_DB)."""

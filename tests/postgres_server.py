@@ -152,3 +152,14 @@ class LedgerDatabases:
             ]
             conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
         return url
+
+
+def read_ledger(monkeypatch, url: str):
+    """The `fl` API, reading the ledger at `url` (and the subprocesses started afterwards, too)."""
+    from flowledger.store import forget_ledgers
+
+    monkeypatch.setenv("FLOWLEDGER_DB", url)
+    forget_ledgers()
+    import flowledger as fl
+
+    return fl

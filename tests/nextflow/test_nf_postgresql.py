@@ -26,13 +26,6 @@ FLOWLEDGER = str(Path(sys.executable).with_name("flowledger"))
 TASKS = ["lineage-demo:TRIM"] * 3 + ["lineage-demo:COUNT"] * 3 + ["lineage-demo:MERGE"]
 
 
-@pytest.fixture
-def server_ledger(postgres_ledgers, monkeypatch, ledger_path):
-    """The URL of an empty ledger on the server; the ledger's local folder (XDG_DATA_HOME) in this test's."""
-    monkeypatch.setenv("XDG_DATA_HOME", str(ledger_path.parent / "data-home"))
-    return postgres_ledgers.fresh()
-
-
 def use_ledger(monkeypatch, db) -> None:
     """Point the models (and the subprocesses started afterwards) at `db`."""
     monkeypatch.setenv("FLOWLEDGER_DB", str(db))

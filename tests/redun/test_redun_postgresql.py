@@ -9,29 +9,12 @@ from pathlib import Path
 
 import pytest
 from flowledger_redun import Scheduler
+from postgres_server import read_ledger
 from redun_testlib import by_task, check_against_redun, comparable, redun_config, redun_executions
 
 BIN = Path(sys.executable).parent
 PIPELINE = ["fl_redun_workflow.py", "main", "--input-dir", "data", "--outdir", "out"]
 SAMPLES = {f"data/sample_{s}.txt" for s in "ABC"}
-
-
-@pytest.fixture
-def server_ledger(postgres_ledgers, monkeypatch, ledger_path):
-    """The URL of an empty ledger on the server; the ledger's local folder (XDG_DATA_HOME) in this test's."""
-    monkeypatch.setenv("XDG_DATA_HOME", str(ledger_path.parent / "data-home"))
-    return postgres_ledgers.fresh()
-
-
-def read_ledger(monkeypatch, url: str):
-    """The `fl` API, reading the ledger at `url`."""
-    from flowledger.store import forget_ledgers
-
-    monkeypatch.setenv("FLOWLEDGER_DB", url)
-    forget_ledgers()
-    import flowledger as fl
-
-    return fl
 
 
 def check_report_lineage(fl, root: Path, execution) -> None:

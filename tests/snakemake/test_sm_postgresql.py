@@ -13,30 +13,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from postgres_server import read_ledger
 from snakemake_support import clean_env, new_workflow, sha256, snakemake_for
 
 pytestmark = pytest.mark.slow
 
 RAW_INPUTS = {"data/A.txt", "data/B.txt", "data/C.txt", "data/ref.txt"}
 MAKERS = ["make_raw"] * 3 + ["split"] * 3 + ["stats"] * 3 + ["report"]
-
-
-@pytest.fixture
-def server_ledger(postgres_ledgers, monkeypatch, ledger_path):
-    """The URL of an empty ledger on the server; the ledger's local folder (XDG_DATA_HOME) in this test's."""
-    monkeypatch.setenv("XDG_DATA_HOME", str(ledger_path.parent / "data-home"))
-    return postgres_ledgers.fresh()
-
-
-def read_ledger(monkeypatch, url: str):
-    """The `fl` API, reading the ledger at `url`."""
-    from flowledger.store import forget_ledgers
-
-    monkeypatch.setenv("FLOWLEDGER_DB", url)
-    forget_ledgers()
-    import flowledger as fl
-
-    return fl
 
 
 def snakemake_into(major: int, workdir: Path, url: str, decoy: Path, *args: str) -> subprocess.CompletedProcess:
