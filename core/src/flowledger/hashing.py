@@ -51,6 +51,7 @@ class Hasher:
         self.ledger = ledger
         self.shared = getattr(ledger, "dialect", "sqlite") != "sqlite"
         self.memory: dict[str, tuple] = {}
+        self.prefetched: dict[str, dict | None] = {}  # cache key -> its hash_cache row, during one prepare()
         from .plugins import load_plugins, pm  # pluggy is imported when something is recorded
 
         load_plugins()
@@ -64,6 +65,7 @@ class Hasher:
         `deleted` and without a hash. (Of a failed job, it is listed as missing: it may never have existed.)
         """
         prepared = Prepared()
+        self._prefetch([inputs, outputs, logs, [environment] if environment else [], [report] if report else []])
         prepared.inputs = self._contents(inputs, "missing_inputs", prepared, ran)
         prepared.outputs = self._contents(outputs, "missing_outputs", prepared, ran)
         prepared.logs = self._contents(logs, "missing_logs", prepared)
@@ -71,7 +73,30 @@ class Hasher:
             prepared.environment = next(iter(self._contents([environment], "missing_environment", prepared)), None)
         if report:
             prepared.report = next(iter(self._contents([report], "missing_report", prepared)), None)
+        self.prefetched = {}
         return prepared
+
+    def _prefetch(self, groups: list) -> None:
+        """The stat cache's rows for all of a call's files, in one query (not one per file: on a server, each
+        query is a round trip)."""
+        keys = []
+        for paths in groups:
+            for path in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
+                try:
+                    where = located(path)[0]
+                except InputError:
+                    continue
+                if where not in self.memory:
+                    keys.append(self._cache_key(where))
+        self.prefetched = dict.fromkeys(keys)
+        for start in range(0, len(keys), 500) if len(keys) > 1 else ():
+            chunk = keys[start : start + 500]
+            for row in self.ledger.query(
+                "SELECT path, size, mtime_ns, inode, hash, hash_type FROM hash_cache "
+                f"WHERE path IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            ):
+                self.prefetched[row["path"]] = row
 
     def _contents(self, paths, problem_key: str, prepared: Prepared, ran: bool = False) -> list[Content]:
         if isinstance(paths, (str, os.PathLike)):
@@ -139,10 +164,15 @@ class Hasher:
         cached = self.memory.get(path)
         if cached and cached[:3] == key:
             return cached[3], cached[4]
-        found = self.ledger.query(
-            "SELECT hash, hash_type FROM hash_cache WHERE path = ? AND size = ? AND mtime_ns = ? AND inode = ?",
-            (self._cache_key(path), *key),
-        )
+        cache_key = self._cache_key(path)
+        if len(self.prefetched) > 1 and cache_key in self.prefetched:  # (read with the call's other files)
+            row = self.prefetched[cache_key]
+            found = [row] if row and (row["size"], row["mtime_ns"], row["inode"]) == key else []
+        else:
+            found = self.ledger.query(
+                "SELECT hash, hash_type FROM hash_cache WHERE path = ? AND size = ? AND mtime_ns = ? AND inode = ?",
+                (cache_key, *key),
+            )
         if found:
             digest, hash_type = found[0]["hash"], found[0]["hash_type"]
         else:
@@ -150,7 +180,7 @@ class Hasher:
                 digest, hash_type = self._hooks.compute_hash(path=path)
             except OSError as error:
                 raise InputError(f"{path}: cannot be read ({error.strerror})") from None
-            rows.append((self._cache_key(path), *key, digest, hash_type))
+            rows.append((cache_key, *key, digest, hash_type))
         self.memory[path] = (*key, digest, hash_type)
         return digest, hash_type
 

@@ -267,9 +267,8 @@ class PostgresLedger:
                 raise
 
     def _begin(self) -> None:
-        def begin() -> None:
-            self.conn.raw.execute("BEGIN")
-            self.conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+        def begin() -> None:  # (one round trip: no parameters, so both statements go as one simple query)
+            self.conn.raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
 
         self._reconnecting(begin)
 

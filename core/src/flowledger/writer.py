@@ -225,12 +225,13 @@ class Writer:
         input_ids = set()
         for content in prepared.inputs:
             artifact_id, _ = self.artifact(conn, content, None, "input")
-            conn.execute(
-                "INSERT INTO run_inputs (run_id, artifact_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                (run_id, artifact_id),
-            )
             input_ids.add(artifact_id)
             links.append((artifact_id, "input"))
+        if input_ids:  # (one statement for all: on a server, one round trip)
+            conn.executemany(
+                "INSERT INTO run_inputs (run_id, artifact_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [(run_id, artifact_id) for artifact_id, _ in links],
+            )
         for content in prepared.outputs:
             links.append(self.artifact(conn, content, run_id, "output", input_ids))
         log_links = [self.artifact(conn, content, run_id, "output", input_ids) for content in prepared.logs]
