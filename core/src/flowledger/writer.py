@@ -223,8 +223,10 @@ class Writer:
         """Inputs as `run_inputs`, outputs and logs as artifacts this run made (or replicated)."""
         links: list[Link] = []
         input_ids = set()
+        everything = [*prepared.inputs, *prepared.outputs, *prepared.logs]
+        known = self.latest_versions(conn, everything) if len(everything) > 1 else None
         for content in prepared.inputs:
-            artifact_id, _ = self.artifact(conn, content, None, "input")
+            artifact_id, _ = self.artifact(conn, content, None, "input", known=known)
             input_ids.add(artifact_id)
             links.append((artifact_id, "input"))
         if input_ids:  # (one statement for all: on a server, one round trip)
@@ -233,20 +235,46 @@ class Writer:
                 [(run_id, artifact_id) for artifact_id, _ in links],
             )
         for content in prepared.outputs:
-            links.append(self.artifact(conn, content, run_id, "output", input_ids))
-        log_links = [self.artifact(conn, content, run_id, "output", input_ids) for content in prepared.logs]
+            links.append(self.artifact(conn, content, run_id, "output", input_ids, known))
+        log_links = [self.artifact(conn, content, run_id, "output", input_ids, known) for content in prepared.logs]
         if log_links:  # the first log is the run's report
             conn.execute("UPDATE runs SET report_id = ? WHERE id = ?", (log_links[0][0], run_id))
         return links + log_links
 
-    def artifact(self, conn, content: Content, run_id: int | None, role: str, input_ids=frozenset()) -> Link:
-        """The artifact for this content at this path: reused, claimed, replicated, or a new version."""
-        storage = storage_of(content.path)  # the same path on another host's own disk is another file
-        latest = conn.execute(
-            "SELECT id, uid, hash, run_id, version FROM artifacts WHERE path = ? AND is_latest = 1 "
-            "AND coalesce(storage_host, ?) = ?",
-            (content.path, storage.host, storage.host),
-        ).fetchone()
+    def latest_versions(self, conn, contents: list[Content]) -> dict[str, tuple | None]:
+        """{path: its latest version here (id, uid, hash, run_id, version), or None} for several files, in one
+        query (on a server, one round trip instead of one per file)."""
+        found: dict[str, tuple | None] = {content.path: None for content in contents}
+        paths = list(found)
+        for start in range(0, len(paths), 500):
+            chunk = paths[start : start + 500]
+            rows = conn.execute(
+                "SELECT id, uid, hash, run_id, version, path, storage_host FROM artifacts "
+                f"WHERE path IN ({', '.join('?' * len(chunk))}) AND is_latest = 1",
+                chunk,
+            ).fetchall()
+            for row in rows:  # the same path on another host's own disk is another file
+                if row[6] is None or row[6] == storage_of(row[5]).host:
+                    found[row[5]] = tuple(row[:5])
+        return found
+
+    def artifact(
+        self, conn, content: Content, run_id: int | None, role: str, input_ids=frozenset(), known: dict | None = None
+    ) -> Link:
+        """The artifact for this content at this path: reused, claimed, replicated, or a new version.
+
+        `known`: the latest versions of the call's files, read beforehand (`latest_versions`); a path used
+        is taken out of it, so that a path met again (read and written) is looked up afresh.
+        """
+        storage = storage_of(content.path)
+        if known is not None and content.path in known:
+            latest = known.pop(content.path)
+        else:
+            latest = conn.execute(
+                "SELECT id, uid, hash, run_id, version FROM artifacts WHERE path = ? AND is_latest = 1 "
+                "AND coalesce(storage_host, ?) = ?",
+                (content.path, storage.host, storage.host),
+            ).fetchone()
         if latest and (latest[2] == content.hash or (content.gone and content.hash is None)):
             # the same bytes (or a gone file nothing more is known of: its latest record)
             artifact_id, maker = latest[0], latest[3]
