@@ -84,6 +84,7 @@ class _File:
     path: str
     hash: str | None
     kind: str
+    storage_host: str | None
 
 
 # ---- what the page shows ----------------------------------------------------------------------------
@@ -376,7 +377,7 @@ def _mark(artifact: dict, checked: tuple[str, str] | None) -> str | None:
 def _file_states(ledger: Ledger, artifacts: dict[int, dict]) -> dict[int, tuple[str, str]]:
     """(state, detail) now, of the latest version of each local file on the page."""
     files = [
-        _File(a["id"], a["path"], a["hash"], a["kind"])
+        _File(a["id"], a["path"], a["hash"], a["kind"], a["storage_host"])
         for a in artifacts.values()
         if a["is_latest"] and a["state"] != "deleted" and "://" not in a["path"]
     ]
