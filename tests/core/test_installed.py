@@ -1,6 +1,7 @@
 """`installed` reads what importlib.metadata reads, faster: the same entry points and the same
 distributions, so plugins load and environments are snapshotted as before, without its ~40 ms."""
 
+import os
 from importlib import metadata
 
 import pytest
@@ -43,3 +44,22 @@ def test_an_entry_points_file_section_is_read_as_configparser_does(tmp_path, mon
         == theirs
         == [("first", "demo.plugin", "Demo.Pkg"), ("second", "demo.plugin:hooks.inner [extra]", "Demo.Pkg")]
     )
+
+
+def test_the_environment_snapshot_is_reused_until_a_package_is_installed(tmp_path, monkeypatch):
+    """The snapshot's index skips reading every distribution's metadata while nothing was installed; a
+    folder of sys.path that changes (a package installed or removed) makes it read them again."""
+    from flowledger import environment
+
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    first = environment.snapshot(tmp_path / "ledger")
+    reads = []
+    monkeypatch.setattr(environment, "requirements_text", lambda: reads.append(1) or "# other\n")
+    assert environment.snapshot(tmp_path / "ledger") == first and reads == []
+
+    (site / "newpkg-1.0.dist-info").mkdir()  # installed: the folder's mtime changes
+    os.utime(site, ns=(1, 1))
+    second = environment.snapshot(tmp_path / "ledger")
+    assert reads == [1] and second != first and second.read_text() == "# other\n"

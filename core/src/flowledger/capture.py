@@ -209,7 +209,7 @@ def excluded_roots(ledger_path: Any) -> tuple[str, ...]:
     python = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *site.getsitepackages()]
     python += [site.getusersitepackages(), sys.pycache_prefix or ""]
     ours = [folder] if on_server or folder.name == PROJECT_DIR or folder == user_default().parent else []
-    snapshots = [str(folder / "environments" / name) for name in ("requirements-", ".requirements-")]
+    snapshots = [str(folder / "environments" / name) for name in ("requirements-", ".requirements-", ".index-")]
     tools = [
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
         os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"),

@@ -10,6 +10,7 @@ freeze shows `charset-normalizer`, `PyYAML`.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -95,17 +96,25 @@ def _read(path: str) -> str:
         return ""
 
 
-def distributions() -> Iterator[Any]:
+def distributions() -> list[Any]:
     """Each distribution as importlib.metadata orders them: the path of its info folder, or (from a zip
-    or another finder: rare) an `importlib.metadata.Distribution`."""
+    or another finder: rare) an `importlib.metadata.Distribution`. Listed once per `sys.path` (plugins
+    and the environment snapshot both ask)."""
+    return _distributions(tuple(sys.path), tuple(map(id, sys.meta_path)))
+
+
+@functools.lru_cache(maxsize=4)
+def _distributions(path: tuple[str, ...], finders: tuple[int, ...]) -> list[Any]:
+    found: list[Any] = []
     for finder in sys.meta_path:
         if finder is PathFinder:
-            for entry in sys.path:
-                yield from _in_path_entry(entry)
+            for entry in path:
+                found += _in_path_entry(entry)
         elif hasattr(finder, "find_distributions"):  # another finder (rare): its distributions as it gives them
             from importlib import metadata
 
-            yield from finder.find_distributions(metadata.DistributionFinder.Context())
+            found += finder.find_distributions(metadata.DistributionFinder.Context())
+    return found
 
 
 def _in_path_entry(entry: Any) -> Iterator[Any]:
