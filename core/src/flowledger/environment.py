@@ -8,14 +8,13 @@ import hashlib
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
-
-from .installed import names_and_versions
 
 
 def requirements_text() -> str:
     """`name==version` per installed distribution, as `pip freeze` lists them (the first found wins)."""
+    from .installed import names_and_versions  # (only when the installation changed: see `snapshot`)
+
     found: dict[str, str] = {}
     for name, version in names_and_versions():
         if name:
@@ -49,6 +48,8 @@ def snapshot(folder: Path) -> Path:
 
 def _write(path: Path, text: str) -> None:
     """Written whole, then renamed, so a concurrent reader never reads half a file."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".requirements-")
     os.fchmod(handle, 0o644)  # mkstemp makes it private; others sharing the ledger read it
