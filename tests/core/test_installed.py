@@ -48,13 +48,21 @@ def test_an_entry_points_file_section_is_read_as_configparser_does(tmp_path, mon
 
 def test_the_environment_snapshot_is_reused_until_a_package_is_installed(tmp_path, monkeypatch):
     """The snapshot's index skips reading every distribution's metadata while nothing was installed; a
-    folder of sys.path that changes (a package installed or removed) makes it read them again."""
+    folder holding distributions that changes (a package installed or removed) makes it read them again.
+    Other changes (the script's own folder, where its outputs go) do not."""
     from flowledger import environment
 
     site = tmp_path / "site"
-    site.mkdir()
+    (site / "oldpkg-1.0.dist-info").mkdir(parents=True)
+    (site / "oldpkg-1.0.dist-info" / "METADATA").write_text("Name: oldpkg\nVersion: 1.0\n")
     monkeypatch.syspath_prepend(str(site))
+    scripts = tmp_path / "scripts"  # the script's own folder, first on sys.path
+    scripts.mkdir()
+    monkeypatch.syspath_prepend(str(scripts))
     first = environment.snapshot(tmp_path / "ledger")
+    assert "oldpkg==1.0" in first.read_text()
+    (scripts / "output.txt").write_text("a script's output")
+    os.utime(scripts, ns=(2, 2))
     reads = []
     monkeypatch.setattr(environment, "requirements_text", lambda: reads.append(1) or "# other\n")
     assert environment.snapshot(tmp_path / "ledger") == first and reads == []

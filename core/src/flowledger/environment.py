@@ -27,23 +27,41 @@ def snapshot(folder: Path) -> Path:
     """Write the requirements of this interpreter under `folder`; return the file's path.
 
     Reading every distribution's metadata costs ~10 ms on each `fl.track()`; an index remembers which
-    file the installation gave last time, keyed by what would change if a package were installed or
-    removed (the interpreter, and each folder of `sys.path` with its modification time).
+    file this installation gave last time, and the folders it found distributions in, with their
+    modification times: a package installed, upgraded or removed changes its folder's, and the snapshot
+    is made again.
     """
     index = folder / "environments" / f".index-{_installation_key()}"
-    try:
-        known = folder / "environments" / index.read_text().strip()
-        if known.name.startswith("requirements-") and known.exists():
-            return known
-    except OSError:
-        pass
+    known = _still_valid(index)
+    if known is not None and (folder / "environments" / known).exists():
+        return folder / "environments" / known
     text = requirements_text()
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     path = folder / "environments" / f"requirements-{digest}.txt"
     if not path.exists():
         _write(path, text)
-    _write(index, path.name)
+    _write(index, "\n".join([path.name, *(f"{mtime}\t{entry}" for entry, mtime in _folders_with_distributions())]))
     return path
+
+
+def _still_valid(index: Path) -> str | None:
+    """The requirements file an index names, if none of the folders it lists has changed since."""
+    try:
+        name, *folders = index.read_text().splitlines()
+        for line in folders:
+            mtime, _, entry = line.partition("\t")
+            if os.stat(entry).st_mtime_ns != int(mtime):
+                return None
+    except (OSError, ValueError):
+        return None
+    return name if name.startswith("requirements-") else None
+
+
+def _folders_with_distributions() -> list[tuple[str, int]]:
+    from .installed import distributions
+
+    folders = dict.fromkeys(os.path.dirname(found) for found in distributions() if isinstance(found, str))
+    return [(entry, os.stat(entry).st_mtime_ns) for entry in folders if os.path.isdir(entry)]
 
 
 def _write(path: Path, text: str) -> None:
@@ -59,12 +77,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def _installation_key() -> str:
-    """What the installed distributions depend on: the interpreter, and each sys.path folder's mtime (a
-    package installed, upgraded or removed adds or removes an entry there, and so changes it)."""
-    parts = [sys.executable, sys.version, sys.prefix]
-    for entry in sys.path:
-        try:
-            parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
-        except (OSError, TypeError):
-            parts.append(f"{entry}:-")
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    """The interpreter and where it looks for packages."""
+    return hashlib.sha256(
+        "\n".join([sys.executable, sys.version, sys.prefix, *map(str, sys.path)]).encode()
+    ).hexdigest()[:16]

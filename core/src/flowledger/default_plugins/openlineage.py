@@ -20,12 +20,14 @@ import json
 import os
 import threading
 import time
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .. import __version__
-from ..exporting import Artifact, Export, Run, gather_run, output, progress_bar
 from ..hookspecs import hookimpl
 from ..warn import WarnOnce
+
+if TYPE_CHECKING:  # (`exporting` is imported when something is exported: every recording process loads this)
+    from ..exporting import Artifact, Export, Run
 
 PRODUCER = f"https://github.com/example/flowledger/tree/{__version__}/core"  # the reference samples' producer
 FACETS = "https://example.org/flowledger/spec/facets/1-0-0/"  # where flowledger's own facet schemas live
@@ -39,6 +41,8 @@ def write(export: Export, out: str | os.PathLike | IO[str] | None, *, progress: 
 
     events = Events(export)
     memo: dict[int, Any] = {}
+    from ..exporting import output, progress_bar
+
     with output(out) as (handle, text), progress_bar(len(export.runs), "OpenLineage", progress) as advance:
         for run in export.runs.values():
             with attr.validators.disabled():  # the events are checked against the schemas in the tests
@@ -360,6 +364,8 @@ class LiveEmitter:
         if time.monotonic() < self._paused_until:
             return
         try:
+            from ..exporting import gather_run
+
             export = gather_run(record)
             events = Events(export).of(export.runs[record.id])
             event = events[-1] if final else events[0]
