@@ -79,15 +79,18 @@ class Hasher:
     def _prefetch(self, groups: list) -> None:
         """The stat cache's rows for all of a call's files, in one query (not one per file: on a server, each
         query is a round trip)."""
+        given = [path for paths in groups for path in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
+        if len(given) < 2:  # (one file: its own query, as before)
+            self.prefetched = {}
+            return
         keys = []
-        for paths in groups:
-            for path in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
-                try:
-                    where = located(path)[0]
-                except InputError:
-                    continue
-                if where not in self.memory:
-                    keys.append(self._cache_key(where))
+        for path in given:
+            try:
+                where = located(path)[0]
+            except InputError:
+                continue
+            if where not in self.memory:
+                keys.append(self._cache_key(where))
         self.prefetched = dict.fromkeys(keys)
         for start in range(0, len(keys), 500) if len(keys) > 1 else ():
             chunk = keys[start : start + 500]
