@@ -79,9 +79,9 @@ class Hasher:
     def _prefetch(self, groups: list) -> None:
         """The stat cache's rows for all of a call's files, in one query (not one per file: on a server, each
         query is a round trip)."""
+        self.prefetched = {}
         given = [path for paths in groups for path in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
         if len(given) < 2:  # (one file: its own query, as before)
-            self.prefetched = {}
             return
         keys = []
         for path in given:
@@ -91,8 +91,10 @@ class Hasher:
                 continue
             if where not in self.memory:
                 keys.append(self._cache_key(where))
+        if len(keys) < 2:
+            return
         self.prefetched = dict.fromkeys(keys)
-        for start in range(0, len(keys), 500) if len(keys) > 1 else ():
+        for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             for row in self.ledger.query(
                 "SELECT path, size, mtime_ns, inode, hash, hash_type FROM hash_cache "
@@ -168,7 +170,7 @@ class Hasher:
         if cached and cached[:3] == key:
             return cached[3], cached[4]
         cache_key = self._cache_key(path)
-        if len(self.prefetched) > 1 and cache_key in self.prefetched:  # (read with the call's other files)
+        if cache_key in self.prefetched:  # (read with the call's other files)
             row = self.prefetched[cache_key]
             found = [row] if row and (row["size"], row["mtime_ns"], row["inode"]) == key else []
         else:

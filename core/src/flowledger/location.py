@@ -5,6 +5,8 @@ from the current directory, else a per-user default. A `postgresql://` URL in ei
 ledger on a PostgreSQL server instead of a file.
 """
 
+from __future__ import annotations
+
 import os
 import re
 from dataclasses import dataclass
@@ -56,13 +58,13 @@ def is_server_url(text: object) -> bool:
     return isinstance(text, str) and text.startswith(SERVER_SCHEMES)
 
 
-def absolute_setting(db: "str | os.PathLike") -> str:
+def absolute_setting(db: str | os.PathLike) -> str:
     """A ledger setting to hand to another process (another folder): a file made absolute, a URL as it is."""
     text = os.fspath(db)
     return text if is_server_url(text) else str(Path(text).expanduser().absolute())
 
 
-def resolve_ledger_path(db: "str | os.PathLike | ServerLedger | None" = None) -> "Path | ServerLedger":
+def resolve_ledger_path(db: str | os.PathLike | ServerLedger | None = None) -> Path | ServerLedger:
     """The ledger's file, or its server (`ServerLedger`) when the setting is a `postgresql://` URL."""
     chosen = db or os.environ.get(ENV_VAR)
     if isinstance(chosen, ServerLedger):

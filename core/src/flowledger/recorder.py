@@ -198,7 +198,7 @@ def prepare(call: Call, hasher: Hasher) -> Prepared:
         case StartRun():
             return hasher.prepare(environment=call.environment)
         case RecordJob():
-            ran = getattr(call.status, "value", call.status) == RunStatus.COMPLETED.value  # its files existed
+            ran = call.status == RunStatus.COMPLETED  # its files existed, even if gone now
             return hasher.prepare(
                 inputs=call.inputs, outputs=call.outputs, logs=call.logs, environment=call.environment, ran=ran
             )

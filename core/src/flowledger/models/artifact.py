@@ -77,7 +77,8 @@ class Artifact(Record):
 
     @property
     def versions(self) -> Query:
-        """Every version of this file (this path on this artifact's storage), the first first."""
+        """Every version of this file (this path on this artifact's storage), the first first. (`path__in`:
+        the path as recorded, not looked up from the working directory and this host as `path=` is.)"""
         return (
             Artifact.using(self._store)
             .filter(path__in=[self.path], storage_host=self.storage_host, is_latest__in=(0, 1))
