@@ -318,12 +318,22 @@ class PostgresLedger:
             forget()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        names, rows = self._rows(sql, params)
+        return [dict(zip(names, row)) for row in rows]
+
+    def stream(self, sql: str, params: Sequence[Any] = (), size: int = 1000) -> Iterator[tuple[list[str], list]]:
+        """(column names, rows) in chunks (read whole first: psycopg's client cursor does)."""
+        names, rows = self._rows(sql, params)
+        for start in range(0, len(rows), size):
+            yield names, rows[start : start + size]
+
+    def _rows(self, sql: str, params: Sequence[Any]) -> tuple[list[str], list[tuple]]:
+        """(column names, rows) of a query; a dropped connection is reconnected to outside a transaction."""
         import psycopg
 
-        def read() -> list[dict[str, Any]]:
+        def read() -> tuple[list[str], list[tuple]]:
             cursor = self.conn.execute(sql, params)
-            names = [column[0] for column in cursor.description or ()]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
+            return [column[0] for column in cursor.description or ()], cursor.fetchall()
 
         with self.lock:
             try:
@@ -333,13 +343,6 @@ class PostgresLedger:
                     with contextlib.suppress(Exception):
                         self.conn.raw.execute("ROLLBACK")
                 raise _describe(self.path, error) from None
-
-    def stream(self, sql: str, params: Sequence[Any] = (), size: int = 1000) -> Iterator[tuple[list[str], list]]:
-        """(column names, rows) in chunks."""
-        rows = self.query(sql, params)
-        names = list(rows[0]) if rows else []
-        for start in range(0, len(rows), size):
-            yield names, [tuple(row.values()) for row in rows[start : start + size]]
 
     @property
     def closed(self) -> bool:
