@@ -199,3 +199,20 @@ def test_snakemake8_logger_mode_and_dryrun(found):
         ["DEFAULT", False],
         "snakemake.logging.logger.mode/.dryrun changed: handler8.py's _is_main_process and _is_dryrun",
     )
+
+
+@pytest.mark.slow
+def test_local_executor_spawns_run_jobs_with_check_call(found):
+    check(
+        found,
+        "spawn_job",
+        {
+            "format_job_exec": True,
+            "check_call_in_a_shell": True,
+            "raises_SpawnedJobError": True,
+            "run_jobs_spawned": True,
+        },
+        "snakemake.executors.local.Executor.spawn_job (or run_single_job, format_job_exec, SpawnedJobError) changed: "
+        "child_stderr.py's keep_child_stderr replaces spawn_job with its own copy plus a tee, to record a failed "
+        "`run:` block's traceback",
+    )

@@ -235,7 +235,11 @@ def test_failed_jobs_with_keep_going(story, open_ledger):
     assert shell.json["missing_outputs"]
     run_rule = job(fl, failed, "fail_run")
     assert run_rule.status == "errored" and run_rule.exit_code == 1
-    assert run_rule.error
+    # the run: block's own traceback, which only the child `python -m snakemake` printed
+    assert "ValueError" in run_rule.error and "deliberate failure in run: block" in run_rule.error
+    assert "Snakefile" in run_rule.error and "line 114" in run_rule.error, run_rule.error
+    assert "Error in rule" not in run_rule.error  # the parent's own lines are left out
+    assert "deliberate failure in run: block" in story.steps["failure"].stderr  # still on the console
     assert fl.Artifact.filter(path=str(story.workdir / "results/fail/shell.txt")).one_or_none() is None
 
 

@@ -90,6 +90,7 @@ def _get_tracker() -> Any:
     if not _is_main_process():
         _disabled = True
         return None
+    from snakemake_logger_plugin_flowledger.child_stderr import keep_child_stderr
     from snakemake_logger_plugin_flowledger.tracker import Tracker, TrackerSettings
 
     settings = TrackerSettings(
@@ -102,6 +103,7 @@ def _get_tracker() -> Any:
         pass
     _tracker = Tracker(settings, snakemake_major=8, is_dryrun=_is_dryrun)
     _register_exit(_finish)
+    keep_child_stderr()  # a failed `run:` block's traceback, which only its child prints
     return _tracker
 
 

@@ -58,6 +58,7 @@ class LogHandler(LogHandlerBase):
         self._tracker: Any = None
         self._probe: Any = None
         try:
+            from .child_stderr import keep_child_stderr
             from .events import from_record
             from .tracker import Tracker, TrackerSettings
 
@@ -72,6 +73,7 @@ class LogHandler(LogHandlerBase):
             if not dryrun:
                 self._probe = _StackProbe(self._tracker)
                 logging.getLogger(SNAKEMAKE_LOGGER).addFilter(self._probe)
+                keep_child_stderr()  # a failed `run:` block's traceback, which only its child prints
         except Exception as error:  # never stop Snakemake from starting
             self._tracker = None
             warn_failed("starting the Snakemake logger plugin", error)

@@ -211,13 +211,22 @@ def job_environment(details: JobDetails) -> tuple[str | None, str | None]:
 
 
 def job_failure(
-    error: Error | None, *, exit_code: int | None, described: str | None, rule: str | None, jobid: int
+    error: Error | None,
+    *,
+    exit_code: int | None,
+    described: str | None,
+    rule: str | None,
+    jobid: int,
+    child_report: str | None = None,
 ) -> tuple[str, int | None]:
     """(error text, exit code) of a failed job. `error`: the message its thread logged just before the
-    job_error; `exit_code` and `described`: what the live exception told (they win over the text)."""
+    job_error; `exit_code` and `described`: what the live exception told (the exit code wins over the
+    text); `child_report`: what a spawned job's child printed about its failure (a `run:` block's
+    traceback), which says more than anything the parent logged."""
     if exit_code is None and error is not None:
         exit_code = error.exit_code
-    text = (error.msg if error is not None else None) or described or f"Error in rule {rule}, jobid {jobid}"
+    logged = error.msg if error is not None else None
+    text = child_report or logged or described or f"Error in rule {rule}, jobid {jobid}"
     return text, exit_code
 
 

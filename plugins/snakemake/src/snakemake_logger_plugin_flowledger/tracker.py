@@ -41,6 +41,7 @@ from snakemake_interface_logger_plugins.common import LogEvent
 
 from . import mapping
 from . import workflow_info as wi
+from .child_stderr import failure_report
 from .events import (
     Error,
     Event,
@@ -268,6 +269,7 @@ class Tracker:
             described=wi.describe_exception(failure),
             rule=event.rule,
             jobid=jobid,
+            child_report=failure_report(failure),
         )
         self._record_job(jobid, RunStatus.ERRORED, event.time, error=error, exit_code=exit_code, error_event=event)
 

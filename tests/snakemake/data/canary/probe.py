@@ -89,6 +89,22 @@ def exit_code_path(error, path="ex"):
     return None
 
 
+def spawn_job_shape():
+    """How the local executor runs a `run:` job in a child: child_stderr.py replaces spawn_job with a tee."""
+    import inspect
+
+    from snakemake.exceptions import SpawnedJobError
+    from snakemake.executors.local import Executor
+
+    source = inspect.getsource(Executor.spawn_job)
+    return {
+        "format_job_exec": callable(getattr(Executor, "format_job_exec", None)),
+        "check_call_in_a_shell": "subprocess.check_call(cmd, shell=True)" in source,
+        "raises_SpawnedJobError": "raise SpawnedJobError()" in source and issubclass(SpawnedJobError, Exception),
+        "run_jobs_spawned": "self.spawn_job" in inspect.getsource(Executor.run_single_job),
+    }
+
+
 def collect(workflow):
     facts = {}
 
@@ -166,6 +182,7 @@ def collect(workflow):
             "configfiles": [os.path.basename(str(f)) for f in workflow.overwrite_configfiles],
         },
     )
+    fact("spawn_job", spawn_job_shape)
     logger = getattr(sys.modules.get("snakemake.logging"), "logger", None)
     fact("logger", lambda: [str(getattr(logger.mode, "name", logger.mode)), logger.dryrun])
     fact(
