@@ -15,13 +15,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
-def ledger_path(tmp_path, monkeypatch):
+def ledger_path(tmp_path, tmp_path_factory, monkeypatch):
     """A fresh ledger for each test, also for subprocesses (FLOWLEDGER_DB); never the user's own."""
     from flowledger.store import forget_ledgers
 
     path = tmp_path / "ledger" / "ledger.db"
     monkeypatch.setenv("FLOWLEDGER_DB", str(path))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))  # a server ledger's local folder, spools
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache-home"))  # never the user's
     forget_ledgers()
     yield path
     forget_ledgers()

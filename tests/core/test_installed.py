@@ -71,3 +71,59 @@ def test_the_environment_snapshot_is_reused_until_a_package_is_installed(tmp_pat
     os.utime(site, ns=(1, 1))
     second = environment.snapshot(tmp_path / "ledger")
     assert reads == [1] and second != first and second.read_text() == "# other\n"
+
+
+def demo_distribution(site, name: str, entry_points: str) -> None:
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Name: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[flowledger]\n{entry_points}\n")
+
+
+def test_entry_points_are_remembered_until_a_package_is_installed(tmp_path, monkeypatch):
+    """Plugins are found without reading every entry_points.txt on each start, and a package installed
+    (its folder changes) is found at the next start."""
+    site = tmp_path / "site-packages"
+    demo_distribution(site, "first_plugin", "first = first_plugin.hooks")
+    monkeypatch.syspath_prepend(str(site))
+    scans = []
+    scan = installed._scan
+    monkeypatch.setattr(installed, "_scan", lambda group: scans.append(group) or scan(group))
+
+    def ours():
+        return [e.name for e in installed.entry_points("flowledger") if e.dist_name.endswith("_plugin")]
+
+    assert ours() == ["first"] and len(scans) == 1
+    installed._distributions.cache_clear()  # (a new process)
+    assert ours() == ["first"] and len(scans) == 1  # from the cache: nothing read
+
+    demo_distribution(site, "second_plugin", "second = second_plugin.hooks")
+    os.utime(site, ns=(1, 1))  # (a folder's mtime can stay the same within one clock tick)
+    installed._distributions.cache_clear()
+    assert ours() == ["first", "second"] and len(scans) == 2
+    assert [e.name for e in installed.entry_points("flowledger", fresh=True) if e.name == "second"] == ["second"]
+    assert len(scans) == 3
+
+
+def test_a_stale_cache_is_read_again_when_a_plugin_no_longer_loads(monkeypatch):
+    from flowledger import plugins
+
+    stale = installed.EntryPoint("gone", "flowledger_gone_plugin.hooks", "flowledger-gone", "1.0")
+    monkeypatch.setattr(installed, "_cached", lambda cache: [stale])
+    loaded = plugins._installed_plugins()
+    assert sorted(entry.name for entry, _ in loaded) == sorted(
+        e.name for e in metadata.entry_points(group="flowledger")
+    )
+
+
+def test_old_caches_are_removed(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache-home"))
+    caches = tmp_path / "cache-home" / "flowledger"
+    caches.mkdir(parents=True)
+    for number in range(installed.CACHE_FILES + 5):
+        (caches / f"entry-points-old{number}-flowledger.json").write_text("{}")
+        os.utime(caches / f"entry-points-old{number}-flowledger.json", ns=(number, number))
+    installed.entry_points("flowledger", fresh=True)
+    left = sorted(p.name for p in caches.iterdir())
+    assert len(left) == installed.CACHE_FILES and "entry-points-old0-flowledger.json" not in left
+    assert any(not name.startswith("entry-points-old") for name in left)  # this installation's

@@ -10,11 +10,11 @@ import re
 import sys
 from pathlib import Path
 
+from .installed import installation_key, names_and_versions, package_folders, unchanged
+
 
 def requirements_text() -> str:
     """`name==version` per installed distribution, as `pip freeze` lists them (the first found wins)."""
-    from .installed import names_and_versions  # (only when the installation changed: see `snapshot`)
-
     found: dict[str, str] = {}
     for name, version in names_and_versions():
         if name:
@@ -31,7 +31,7 @@ def snapshot(folder: Path) -> Path:
     modification times: a package installed, upgraded or removed changes its folder's, and the snapshot
     is made again.
     """
-    index = folder / "environments" / f".index-{_installation_key()}"
+    index = folder / "environments" / f".index-{installation_key()}"
     known = _still_valid(index)
     if known is not None and (folder / "environments" / known).exists():
         return folder / "environments" / known
@@ -40,28 +40,18 @@ def snapshot(folder: Path) -> Path:
     path = folder / "environments" / f"requirements-{digest}.txt"
     if not path.exists():
         _write(path, text)
-    _write(index, "\n".join([path.name, *(f"{mtime}\t{entry}" for entry, mtime in _folders_with_distributions())]))
+    _write(index, "\n".join([path.name, *(f"{mtime}\t{entry}" for entry, mtime in package_folders())]))
     return path
 
 
 def _still_valid(index: Path) -> str | None:
     """The requirements file an index names, if none of the folders it lists has changed since."""
     try:
-        name, *folders = index.read_text().splitlines()
-        for line in folders:
-            mtime, _, entry = line.partition("\t")
-            if os.stat(entry).st_mtime_ns != int(mtime):
-                return None
+        name, *lines = index.read_text().splitlines()
+        folders = [(entry, int(mtime)) for mtime, _, entry in (line.partition("\t") for line in lines)]
     except (OSError, ValueError):
         return None
-    return name if name.startswith("requirements-") else None
-
-
-def _folders_with_distributions() -> list[tuple[str, int]]:
-    from .installed import distributions
-
-    folders = dict.fromkeys(os.path.dirname(found) for found in distributions() if isinstance(found, str))
-    return [(entry, os.stat(entry).st_mtime_ns) for entry in folders if os.path.isdir(entry)]
+    return name if name.startswith("requirements-") and unchanged(folders) else None
 
 
 def _write(path: Path, text: str) -> None:
@@ -74,10 +64,3 @@ def _write(path: Path, text: str) -> None:
     with os.fdopen(handle, "w") as file:
         file.write(text)
     os.replace(temporary, path)
-
-
-def _installation_key() -> str:
-    """The interpreter and where it looks for packages."""
-    return hashlib.sha256(
-        "\n".join([sys.executable, sys.version, sys.prefix, *map(str, sys.path)]).encode()
-    ).hexdigest()[:16]

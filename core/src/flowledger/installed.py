@@ -6,11 +6,19 @@ metadata file costs ~40 ms. Here each metadata file is read once and only its he
 (for Name and Version), and entry points come from each `entry_points.txt`. The `*.dist-info` folder names
 cannot replace the metadata: they spell the name normalized (`charset_normalizer`, `pyyaml`) where pip
 freeze shows `charset-normalizer`, `PyYAML`.
+
+Even so, reading 150-odd `entry_points.txt` files costs ~10 ms on every start, to find the few plugins: so a
+group's entry points are remembered per installation in the user's cache folder, with the modification
+times of the folders holding distributions (installing, upgrading or removing a package changes its
+folder's), as the environment snapshot is.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
+import json
 import os
 import re
 import sys
@@ -20,6 +28,8 @@ from importlib import import_module
 from importlib.machinery import PathFinder
 from itertools import chain
 from typing import Any
+
+CACHE_FILES = 64  # entry-point caches kept in the user's cache folder
 
 # A header or continuation line, as the email parser (and so importlib.metadata) tells them from the body
 _HEADER_LINE = re.compile(r"From |[\041-\071\073-\176]*:|[\t ]")
@@ -34,7 +44,20 @@ def names_and_versions() -> Iterator[tuple[str | None, str | None]]:
             yield (found.metadata.get_all("Name") or [None])[0], (found.metadata.get_all("Version") or [None])[0]
 
 
-def entry_points(group: str) -> Iterator[EntryPoint]:
+def entry_points(group: str, *, fresh: bool = False) -> list[EntryPoint]:
+    """The entry points of `group`, as importlib.metadata lists them: from the cache while this installation
+    is unchanged (`fresh`: read them again)."""
+    cache = _cache_file(group)
+    known = None if fresh or cache is None else _cached(cache)
+    if known is not None:
+        return known
+    found = list(_scan(group))
+    if cache is not None and all(isinstance(info, str) for info in distributions()):  # (other finders: rare)
+        _save(cache, found)
+    return found
+
+
+def _scan(group: str) -> Iterator[EntryPoint]:
     """The entry points of `group`, from each distribution's entry_points.txt (the first one found of a
     distribution wins, as in importlib.metadata); only a distribution that has some is read further."""
     seen: set[str] = set()
@@ -54,6 +77,77 @@ def entry_points(group: str) -> Iterator[EntryPoint]:
                 continue
             seen.add(_normalized(name or ""))
             yield from (EntryPoint(e.name, e.value, name, version) for e in found.entry_points.select(group=group))
+
+
+def installation_key() -> str:
+    """The interpreter and where it looks for packages."""
+    text = "\n".join([sys.executable, sys.version, sys.prefix, *map(str, sys.path)])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def package_folders() -> list[tuple[str, int]]:
+    """(folder, modification time) of each folder that holds distributions, or is named like one that can."""
+    named = [e for e in sys.path if isinstance(e, str) and e.endswith(("site-packages", "dist-packages"))]
+    holding = [os.path.dirname(found) for found in distributions() if isinstance(found, str)]
+    found = []
+    for entry in dict.fromkeys([*holding, *named]):
+        try:
+            found.append((entry, os.stat(entry).st_mtime_ns))
+        except OSError:
+            continue
+    return found
+
+
+def unchanged(folders: list[tuple[str, int]]) -> bool:
+    """Whether each folder still has the modification time it had."""
+    try:
+        return all(os.stat(entry).st_mtime_ns == mtime for entry, mtime in folders)
+    except OSError:
+        return False
+
+
+def _cache_file(group: str) -> str | None:
+    home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(home):
+        return None
+    return os.path.join(home, "flowledger", f"entry-points-{installation_key()}-{_normalized(group)}.json")
+
+
+def _cached(cache: str) -> list[EntryPoint] | None:
+    try:
+        with open(cache, encoding="utf-8") as file:
+            data = json.load(file)
+        if not unchanged([(entry, int(mtime)) for entry, mtime in data["folders"]]):
+            return None
+        return [EntryPoint(*fields) for fields in data["entry_points"]]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def _save(cache: str, found: list[EntryPoint]) -> None:
+    """Written whole, then renamed; a cache folder that cannot be written is no cache, not an error. (One
+    file per interpreter and sys.path, whose first folder is the script's: the oldest beyond CACHE_FILES go.)"""
+    data = {"folders": package_folders(), "entry_points": [dataclasses.astuple(entry) for entry in found]}
+    folder = os.path.dirname(cache)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        temporary = f"{cache}.{os.getpid()}"
+        with open(temporary, "w", encoding="utf-8") as file:
+            json.dump(data, file)
+        os.replace(temporary, cache)
+        caches = [os.path.join(folder, name) for name in os.listdir(folder) if name.startswith("entry-points-")]
+        if len(caches) > CACHE_FILES:
+            for old in sorted(caches, key=_mtime)[: len(caches) - CACHE_FILES]:
+                os.unlink(old)
+    except OSError:
+        pass
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
 
 
 def _normalized(name: str) -> str:

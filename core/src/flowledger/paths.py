@@ -51,6 +51,5 @@ def real_folder(folder: str) -> str:
 
 @functools.cache
 def host() -> str:
-    import socket  # only when something is recorded
-
-    return socket.gethostname()
+    """This machine's name, as `socket.gethostname()` gives it (without importing socket: ~5 ms)."""
+    return os.uname().nodename

@@ -11,7 +11,7 @@ from importlib import import_module
 import pluggy
 
 from . import hookspecs
-from .installed import entry_points
+from .installed import EntryPoint, entry_points
 
 DEFAULT_PLUGINS = tuple(
     f"flowledger.default_plugins.{name}" for name in ("hashing", "export", "openlineage", "view", "copy")
@@ -49,10 +49,10 @@ def load_plugins() -> None:
     if not getattr(sys, "_called_from_test", False):
         only = os.environ.get("FLOWLEDGER_LOAD_PLUGINS")
         wanted = None if only is None else set(filter(None, only.split(",")))
-        for entry in entry_points("flowledger"):  # (importlib.metadata's, read faster: `installed`)
+        for entry, plugin in _installed_plugins():
             chosen = wanted is None or entry.dist_name in wanted
             if chosen and not pm.is_blocked(entry.name) and not pm.has_plugin(entry.name):
-                pm.register(entry.load(), name=entry.name)
+                pm.register(plugin, name=entry.name)
                 distributions[entry.name] = (entry.dist_name, entry.dist_version)
     for module in DEFAULT_PLUGINS:
         if not pm.has_plugin(module) and not pm.is_blocked(module):
@@ -63,6 +63,18 @@ def load_plugins() -> None:
             lambda outcome, name, impls, kwargs: None,
         )
     pm.check_pending()
+
+
+def _installed_plugins() -> list[tuple[EntryPoint, object]]:
+    """Each `flowledger` entry point with what it names, loaded (importlib.metadata's entry points, read
+    faster and cached by `installed`; a cached one that no longer loads means a stale cache: read again)."""
+    for fresh in (False, True):
+        try:
+            return [(entry, entry.load()) for entry in entry_points("flowledger", fresh=fresh)]
+        except (ImportError, AttributeError):
+            if fresh:
+                raise
+    return []
 
 
 def migration_sets() -> list:
