@@ -2,7 +2,7 @@
 
 import flowledger as fl
 import pytest
-from flowledger.plugin_api import Recorder, TransformSpec
+from flowledger.plugin_api import InputError, Recorder, TransformSpec
 from flowledger.store import Ledger
 
 pytestmark = pytest.mark.usefixtures("any_store")  # each test on SQLite, then on PostgreSQL
@@ -172,3 +172,31 @@ def test_adding_a_missing_file_is_an_error_naming_it_unless_missing_ok(tmp_path,
     run.inputs.add("data/sample.fastq", missing_ok=True)
     assert run.refresh().json["missing_inputs"] == [f"{tmp_path}/data/sample.fastq: no such file or folder"]
     assert run.inputs.count() == 0
+
+
+def test_save_writes_what_changed_and_leaves_the_rest_as_others_left_it():
+    """`run.save()` on a saved run writes the fields changed since it was read: a field another handle (or
+    process) changed meanwhile is not overwritten with a stale value."""
+    transform = fl.Transform(name="step").save()
+    run = fl.Run(transform, reference="first").save()
+    elsewhere = fl.Run.filter(uid=run.uid).one()
+    elsewhere.reference = "set elsewhere"
+    elsewhere.save()
+    run.status = "completed"
+    run.save()
+    saved = fl.Run.filter(uid=run.uid).one()
+    assert (saved.reference, saved.status) == ("set elsewhere", "completed")
+    assert saved.finished_at >= saved.started_at
+
+
+def test_json_changed_in_place_is_saved_each_time():
+    run = fl.Run(fl.Transform(name="step").save()).save()
+    run.json = {"a": 1}
+    run.save()
+    run.json["b"] = 2  # the same dict, changed in place
+    run.save()
+    assert fl.Run.filter(uid=run.uid).one().json == {"a": 1, "b": 2}
+    run.save()  # nothing changed: nothing to write, no error
+    run.finished_at = "1999-01-01T00:00:00+00:00"  # only the end changed: its order is still checked
+    with pytest.raises(InputError, match=r"finished_at 1999-01-01.* is before started_at"):
+        run.save()

@@ -4,17 +4,21 @@ Plugins receive model records (`Run`, `Artifact`). They are looked up through th
 this module, and the recorder below it, never import the models that sit above them.
 """
 
+from typing import Any
+
 from .registry import MODELS
 from .writer import Written
 
 _listening: tuple[int, bool] = (-1, False)  # (the plugin manager's generation, the answer then)
+_pm: Any = None  # the plugin manager, once something is recorded (pluggy is not imported by `import flowledger`)
 
 
 def listeners() -> bool:
     """Does any plugin listen? When none does, recording skips building records on its hot path."""
-    global _listening
-    from .plugins import pm  # pluggy is imported when something is recorded, not by `import flowledger`
-
+    global _listening, _pm
+    if _pm is None:
+        from .plugins import pm as _pm
+    pm = _pm
     if _listening[0] != pm.generation:
         hooks = pm.hook
         found = hooks.run_started.get_hookimpls() or hooks.run_finished.get_hookimpls()

@@ -196,14 +196,14 @@ def prepare(call: Call, hasher: Hasher) -> Prepared:
     """Hash the files of a call, before its transaction (so a large file never holds the write lock)."""
     match call:
         case StartRun():
-            return hasher.prepare(environment=call.environment)
+            return hasher.prepare(environment=call.environment) if call.environment else Prepared()
         case RecordJob():
             ran = call.status == RunStatus.COMPLETED  # its files existed, even if gone now
             return hasher.prepare(
                 inputs=call.inputs, outputs=call.outputs, logs=call.logs, environment=call.environment, ran=ran
             )
         case FinishRun():
-            return hasher.prepare(report=call.report)
+            return hasher.prepare(report=call.report) if call.report else Prepared()
         case AddFiles():
             return hasher.prepare(**{f"{call.role}s": call.paths})
     raise TypeError(f"not a recorder call: {call!r}")

@@ -86,7 +86,7 @@ class Record:
         """This record's state is `row`, as the ledger holds it now."""
         object.__setattr__(self, "_row", dict(row))
         object.__setattr__(self, "_ledger_ref", ledger)
-        object.__setattr__(self, "_stored_status", row.get("status"))  # what a Run's save() changes from
+        object.__setattr__(self, "_stored", dict(row))  # what `save()` compares with, to write only changes
 
     @classmethod
     def _condition(cls, name: str, op: str, value: Any) -> tuple | None:

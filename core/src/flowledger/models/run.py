@@ -68,9 +68,13 @@ class Run(Record):
             return self
         if self.status in FINAL_STATUSES and not self._row.get("finished_at"):
             self._row["finished_at"] = now()
-        fields = {column: self._row.get(column) for column in RUN_UPDATABLE}
-        recorder_for(ledger).update_run(self.id, self.uid, fields, was=self.__dict__.get("_stored_status"))
-        object.__setattr__(self, "_stored_status", self.status)
+        stored: dict = self.__dict__.get("_stored", {})
+        fields = {column: self._row.get(column) for column in RUN_UPDATABLE if _changed(self._row, stored, column)}
+        if "started_at" in fields or "finished_at" in fields:  # (both: the writer checks their order)
+            fields.update(started_at=self._row.get("started_at"), finished_at=self._row.get("finished_at"))
+        if fields:
+            recorder_for(ledger).update_run(self.id, self.uid, fields, was=stored.get("status"))
+            stored.update(fields)
         return self
 
     @property
@@ -125,6 +129,13 @@ class Run(Record):
     def children(self) -> Query:
         """Runs this run initiated (a workflow's jobs)."""
         return Run.using(self._store).filter(initiated_by_run=self)
+
+
+def _changed(row: dict, stored: dict, column: str) -> bool:
+    """Whether `save()` writes this column: its value differs from what was read or last saved (a json
+    field that was read may have been changed in place: it is written)."""
+    value = row.get(column)
+    return isinstance(value, (dict, list)) or value != stored.get(column)
 
 
 def derived_state(row: dict) -> str:
