@@ -180,3 +180,46 @@ def test_special_files_are_recorded_without_being_opened(tmp_path):
     server.close()
     kinds = {a.path: (a.kind, a.hash, a.size) for a in fl.Artifact.filter()}
     assert kinds == {str(fifo): ("fifo", None, 0), str(sock): ("socket", None, 0), "/dev/null": ("device", None, 0)}
+
+
+def test_large_outputs_finished_together_are_hashed_side_by_side_and_once(workdir, flowledger_plugin, monkeypatch):
+    """A batch of jobs whose large outputs finished together hashes them on several cores (a pipeline's end
+    waits for it), each once, and the stat cache keeps them as usual."""
+    import threading
+    import time
+
+    from flowledger import hashing, recorder
+    from flowledger.plugin_api import RecordJob
+
+    monkeypatch.setattr(hashing, "WARM_MIN_BYTES", 1000)  # (small files stand in for large ones)
+    monkeypatch.setattr(recorder, "HASH_WORKERS", 3)
+    hashed, running, most = [], [0], [0]
+    lock = threading.Lock()
+
+    class Slow:
+        @fl.hookimpl
+        def compute_hash(self, path):
+            with lock:
+                hashed.append(path)
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.2)
+            with lock:
+                running[0] -= 1
+            return None  # on to the built-in sha256
+
+    flowledger_plugin(Slow(), name="slow")
+    outputs = []
+    for number in range(3):
+        (workdir / f"big{number}.bin").write_bytes(os.urandom(4000))
+        outputs.append(str(workdir / f"big{number}.bin"))
+    calls = [RecordJob(STEP, f"job{n}-uid-000000", outputs=(path,)) for n, path in enumerate(outputs)]
+    failures = []
+    Recorder().submit_all(calls, lambda call, error: failures.append(error))
+    assert failures == []
+    assert most[0] >= 2  # side by side
+    assert sorted(hashed) == sorted(outputs)  # each once
+    for path in outputs:
+        assert fl.Artifact.filter(path=path).one().hash == sha256(path)
+    Recorder().record_job(STEP, inputs=outputs)  # another recorder: the stat cache knows them
+    assert sorted(hashed) == sorted(outputs)

@@ -2,7 +2,9 @@
 
 The worker takes whatever has queued up since its last commit and writes it in one transaction, so a
 burst of 1,000 jobs costs a handful of commits. It runs at a lower CPU priority than the pipeline, so
-hashing large outputs does not compete with the jobs for the cores. If the ledger fails, the pipeline
+hashing large outputs does not compete with the jobs for the cores; large outputs that queued up together
+are hashed side by side (`Hasher.warm`, its threads as low), so the end of a pipeline, which waits for
+them, uses every core. If the ledger fails, the pipeline
 is told once (one warning) and goes on; every batch committed before the failure stays.
 """
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import os
 from collections.abc import Callable, Iterator, Sequence
 
 from .announce import announce
@@ -22,6 +23,7 @@ from .store import Ledger, open_ledger, spool_ledger
 from .timestamps import now
 from .writer import Transaction, Writer, Written
 
+HASH_WORKERS = min(4, len(os.sched_getaffinity(0)))  # files hashed at once, when a batch holds several large ones
 RUN_INFO_SQL = (
     "SELECT r.uid, r.status, t.name AS transform, r.reference, r.reference_type, "
     "p.uid AS initiated_by, r.started_at, r.finished_at FROM runs r "
@@ -81,6 +83,7 @@ class Recorder(CallRecorder):
         """All calls in one transaction; if that fails, one by one, so a bad call loses only itself."""
         calls = [self._remember(call) for call in calls]
         try:
+            self.hasher.warm([path for call in calls for path in _made(call)], HASH_WORKERS)
             prepared = [prepare(call, self.hasher) for call in calls]
             with self.batch() as conn:
                 for call, ready in zip(calls, prepared):
@@ -246,6 +249,16 @@ def write(call: Call, writer: Writer, conn: Transaction, prepared: Prepared) -> 
         case AddFiles():
             return writer.add_files(conn, call.uid, prepared)
     raise TypeError(f"not a recorder call: {call!r}")
+
+
+def _made(call: Call) -> Sequence[PathLike]:
+    """The files a call records as made (outputs, logs): new, large ones are worth hashing side by side."""
+    match call:
+        case RecordJob():
+            return [*call.outputs, *call.logs]
+        case AddFiles(role="output"):
+            return call.paths
+    return ()
 
 
 def _run_info(row: dict) -> RunInfo:
