@@ -11,7 +11,8 @@ Cases, each a fresh `python script.py` in a scratch folder, interleaved in rotat
              round): every file is hashed and becomes a new artifact
 
 The work: read N small files (`--files`, default 10,000, 64 bytes each); with `--write`, read N/2 and
-write N/2. Each script reports, from inside, the wall and CPU time of the work (what the audit hook adds
+write N/2, `--passes` times over (default 3; its fastest pass counts: the one least hit by other processes on
+this shared machine). Each script reports, from inside, the wall and CPU time of the work (what the audit hook adds
 to) and of `fl.finish()` (where the captured files are hashed and recorded). Medians are reported, and:
 
     capture cost while the script runs = work(on) / work(off) - 1      (CPU time, each capture-on run
@@ -37,15 +38,18 @@ from pathlib import Path
 
 WORK = """
 import time
-_wall, _cpu = time.perf_counter(), time.process_time()
-total = 0
-for i in range(READS):
-    with open(f"data/in-{i:05d}.txt") as file:
-        total += len(file.read())
-for i in range(WRITES):
-    with open(f"out/out-{i:05d}.txt", "w") as file:
-        file.write(f"{i}:{total}\\n")
-work = (time.perf_counter() - _wall, time.process_time() - _cpu)
+work = None
+for _pass in range(PASSES):  # the fastest pass: the least hit by other processes on the machine
+    _wall, _cpu = time.perf_counter(), time.process_time()
+    total = 0
+    for i in range(READS):
+        with open(f"data/in-{i:05d}.txt") as file:
+            total += len(file.read())
+    for i in range(WRITES):
+        with open(f"out/out-{i:05d}.txt", "w") as file:
+            file.write(f"{i}:{total}\\n")
+    took = (time.perf_counter() - _wall, time.process_time() - _cpu)
+    work = took if work is None or took[1] < work[1] else work
 """
 TRACKED = """
 import json, time
@@ -66,8 +70,8 @@ print(json.dumps({{"work": work, "finish": [0, 0], "inputs": 0, "outputs": 0}}))
 """
 
 
-def scripts(reads: int, writes: int) -> dict[str, str]:
-    work = WORK.replace("READS", str(reads)).replace("WRITES", str(writes))
+def scripts(reads: int, writes: int, passes: int) -> dict[str, str]:
+    work = WORK.replace("READS", str(reads)).replace("WRITES", str(writes)).replace("PASSES", str(passes))
     return {
         "plain": PLAIN.format(work=work),
         "off": TRACKED.format(work=work).replace("FILES", "False"),
@@ -94,6 +98,9 @@ def main() -> None:
     parser.add_argument("-n", "--rounds", type=int, default=10, help="rounds (default 10)")
     parser.add_argument("--files", type=int, default=10_000, help="files the script opens (default 10,000)")
     parser.add_argument("--write", action="store_true", help="read half of them and write the other half")
+    parser.add_argument(
+        "--passes", type=int, default=3, help="times each script does the work; its fastest pass counts (default 3)"
+    )
     args = parser.parse_args()
     writes = args.files // 2 if args.write else 0
     reads = args.files - writes
@@ -106,7 +113,7 @@ def main() -> None:
         env = {**os.environ, "PYTHONPYCACHEPREFIX": str(root / "pycache")}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         paths = {}
-        for name, text in scripts(reads, writes).items():
+        for name, text in scripts(reads, writes, args.passes).items():
             paths[name] = root / f"{name}.py"
             paths[name].write_text(text)
         ledger = root / "ledger" / "ledger.db"
@@ -126,7 +133,8 @@ def main() -> None:
             case(-1)
         print(
             f"{args.rounds} rounds; each case a fresh `{Path(sys.executable).name} script.py` opening "
-            f"{args.files:,} files ({reads:,} read, {writes:,} written), cases in rotating order",
+            f"{args.files:,} files ({reads:,} read, {writes:,} written) {args.passes} times (the fastest pass "
+            "counts), cases in rotating order",
             flush=True,
         )
         results: dict[str, list[dict]] = {name: [] for name in cases}
