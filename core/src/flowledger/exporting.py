@@ -16,7 +16,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import import_module
 from typing import IO, Any
@@ -61,6 +61,16 @@ REFERENCE_TYPES = {  # the plugins' reference types (workflow run, job run) -> m
     "nextflow_id": "nextflow",
     "nextflow_task_hash": "nextflow",
 }
+
+
+def manager_name(reference_types: Iterable[str | None], transform_type: str | None) -> str:
+    """Who ran a run (a key of MANAGERS): the manager of the first reference type known here (the run's own,
+    then its workflow run's), `python` for a tracked script or notebook, else `flowledger` (the Python API)."""
+    for reference_type in reference_types:
+        name = REFERENCE_TYPES.get(reference_type or "")
+        if name is not None:
+            return name
+    return "python" if transform_type in ("script", "notebook") else "flowledger"
 
 
 @dataclass(slots=True)
@@ -146,9 +156,7 @@ class Export:
         key = (run.reference_type, run.parent_id)
         if key not in self._managers:  # the same for all the job runs of a workflow run
             root = self.root(run)
-            name = REFERENCE_TYPES.get(run.reference_type or "") or REFERENCE_TYPES.get(root.reference_type or "")
-            if name is None:
-                name = "python" if root.transform.type in ("script", "notebook") else "flowledger"
+            name = manager_name([run.reference_type, root.reference_type], root.transform.type)
             self._managers[key] = _with_version(MANAGERS[name], root)
         return self._managers[key]
 

@@ -30,6 +30,7 @@ from string import Template
 from typing import Any, cast
 
 from .errors import FlowledgerError
+from .exporting import manager_name
 from .lineage import ANCESTORS_SQL, DESCENDANTS_SQL, PARENT_RUNS_SQL, RUN_TREE_SQL
 from .models import Artifact
 from .models.run import derived_state
@@ -41,7 +42,6 @@ from .verify import FileState, check
 
 CHUNK = 900  # ids per `IN (...)`: under SQLite's old limit of 999 parameters
 LISTED = 200  # runs listed per artifact ("read by", "reproduced by"); the total is given too
-MANAGER_PREFIXES = ("snakemake", "redun", "nextflow")  # reference types are `<manager>_<what>`
 COLUMN, ROW, BAND_GAP = 230, 46, 3  # layout grid: pixels per layer and per row; rows between bands
 NODE_WIDTH, NODE_HEIGHT, BOX_PADDING = 170, 28, 22  # pixels; the page draws nodes this size
 
@@ -244,11 +244,7 @@ def _root(run: dict, runs: dict[int, dict]) -> dict:
 def manager(run: dict, runs: dict[int, dict], transform_type: str) -> str:
     """Who ran it: `snakemake`, `redun`, `nextflow` (from the reference type of the run or of its workflow
     run), `python` (a tracked script or notebook), else `flowledger` (the Python API)."""
-    for candidate in (run, _root(run, runs)):
-        prefix = (candidate["reference_type"] or "").split("_")[0]
-        if prefix in MANAGER_PREFIXES:
-            return prefix
-    return "python" if transform_type in ("script", "notebook") else "flowledger"
+    return manager_name([run["reference_type"], _root(run, runs)["reference_type"]], transform_type)
 
 
 def _run_node(run: dict, runs: dict[int, dict], transforms: dict[int, dict]) -> dict[str, Any]:
