@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from flowledger import cli as cli_module
-from flowledger import listing, render
+from flowledger import clitools, listing, render
 from flowledger.cli import cli
 from flowledger.plugin_api import Recorder, TransformSpec
 from flowledger.store import get_ledger
@@ -192,7 +191,7 @@ def test_listings_are_generators_reading_in_chunks(jobs):
 
 
 def terminal(monkeypatch, width):
-    monkeypatch.setattr(cli_module, "_tty", lambda: True)
+    monkeypatch.setattr(clitools, "is_terminal", lambda: True)
     monkeypatch.setattr(render, "terminal_width", lambda: width)
 
 
@@ -278,7 +277,7 @@ def test_artifacts_all_versions_grouped_under_their_path(tmp_path, monkeypatch):
     ]
     limited = CliRunner().invoke(cli, ["artifacts", "--all-versions", "--limit", "1"])
     assert limited.stdout.count("\n") == 1 and "1 of 2 paths" in limited.stderr
-    monkeypatch.setattr(cli_module, "_tty", lambda: True)
+    monkeypatch.setattr(clitools, "is_terminal", lambda: True)
     grouped = [ANSI.sub("", line) for line in invoke("artifacts", "--all-versions").output.splitlines()]
     assert grouped[2] == str(data) and grouped[3].split()[:2] == ["v3", "latest"] and grouped[4].split()[0] == "v2"
     versions = json.loads(invoke("artifacts", "--all-versions", "--json").output)
