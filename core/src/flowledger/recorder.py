@@ -23,7 +23,8 @@ from .store import Ledger, open_ledger, spool_ledger
 from .timestamps import now
 from .writer import Transaction, Writer, Written
 
-HASH_WORKERS = min(4, len(os.sched_getaffinity(0)))  # files hashed at once, when a batch holds several large ones
+# files hashed at once, when a batch holds several large ones: the cores this process may use (Linux), else all
+HASH_WORKERS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 RUN_INFO_SQL = (
     "SELECT r.uid, r.status, t.name AS transform, r.reference, r.reference_type, "
     "p.uid AS initiated_by, r.started_at, r.finished_at FROM runs r "
