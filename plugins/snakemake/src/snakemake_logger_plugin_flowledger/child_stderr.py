@@ -32,6 +32,7 @@ def keep_child_stderr() -> bool:
     try:
         from snakemake.exceptions import SpawnedJobError
         from snakemake.executors.local import Executor
+        from snakemake.logging import logger
     except Exception:
         return False
     original = getattr(Executor, "spawn_job", None)
@@ -41,7 +42,9 @@ def keep_child_stderr() -> bool:
         return True
 
     def spawn_job(self: Any, job: Any) -> None:
-        run_and_keep_stderr(self.format_job_exec(job), SpawnedJobError)
+        command = self.format_job_exec(job)
+        logger.debug(f"spawned job: {command}")
+        run_and_keep_stderr(command, SpawnedJobError)
 
     setattr(spawn_job, _PATCHED, True)
     spawn_job.__wrapped__ = original  # type: ignore[attr-defined]
