@@ -49,7 +49,7 @@ SPEC = TransformSpec(name="rule trim", type="rule", source_code="cut -c1-10 {inp
 
 
 def make_inputs(folder: Path) -> list[Path]:
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     inputs = [folder / "reads_1.fastq", folder / "reads_2.fastq"]
     for number, path in enumerate(inputs):
         path.write_text(f"@read{number}\nACGT\n+\nIIII\n")
@@ -95,9 +95,11 @@ def baseline_case(folder: Path, inputs: list[Path]):
     return job, conn
 
 
-def recorder_case(folder: Path, inputs: list[Path]):
-    recorder = Recorder(folder / "ledger.db")
-    workflow = recorder.start_run(TransformSpec(name="workflow"), reference="bench", reference_type="bench")
+def recording_job(db, inputs: list[Path], reference: str = "bench"):
+    """One job through `Recorder.record_job` (a workflow run started first), and the recorder: also the
+    case bench/postgres_record.py times on each store."""
+    recorder = Recorder(db=db)
+    workflow = recorder.start_run(TransformSpec(name="workflow"), reference=reference, reference_type="bench")
 
     def job(index: int, output: Path) -> None:
         recorder.record_job(
@@ -109,6 +111,11 @@ def recorder_case(folder: Path, inputs: list[Path]):
             reference_type="bench",
         )
 
+    return job, recorder
+
+
+def recorder_case(folder: Path, inputs: list[Path]):
+    job, recorder = recording_job(folder / "ledger.db", inputs)
     return job, recorder.ledger.conn
 
 

@@ -40,14 +40,13 @@ import textwrap
 import time
 from pathlib import Path
 
+from core_record import make_inputs, recording_job, write_output  # (this folder: the same job, timed there)
 from flowledger.location import resolve_ledger_path
-from flowledger.plugin_api import Recorder, TransformSpec
 from flowledger.store import open_ledger
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from postgres_server import start_server
 
-SPEC = TransformSpec(name="rule trim", type="rule", source_code="cut -c1-10 {input} > {output}")
 STORES = ("postgresql", "sqlite")
 
 COMPLETE_JOBS_SQL = """
@@ -56,20 +55,6 @@ SELECT count(*) AS jobs, count(DISTINCT r.reference) AS distinct_jobs,
       AND (SELECT count(*) FROM artifacts WHERE run_id = r.id) = 1 THEN 1 ELSE 0 END) AS whole
 FROM runs r JOIN runs w ON w.id = r.initiated_by_run_id WHERE w.reference_type = 'bench' AND w.reference LIKE ?
 """
-
-
-def make_inputs(folder: Path) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    inputs = [folder / "reads_1.fastq", folder / "reads_2.fastq"]
-    for number, path in enumerate(inputs):
-        path.write_text(f"@read{number}\nACGT\n+\nIIII\n")
-    return inputs
-
-
-def write_output(folder: Path, index: int) -> Path:
-    path = folder / f"trimmed_{index}.txt"
-    path.write_text(f"{folder.name} job {index}\n")
-    return path
 
 
 class Ledgers:
@@ -125,30 +110,13 @@ class Ledgers:
 # ---- one job at a time ------------------------------------------------------------------------
 
 
-def recorder_case(db: str, inputs: list[Path]):
-    recorder = Recorder(db=db)
-    workflow = recorder.start_run(TransformSpec(name="workflow"), reference="bench single", reference_type="bench")
-
-    def job(index: int, output: Path) -> None:
-        recorder.record_job(
-            SPEC,
-            inputs=inputs,
-            outputs=[output],
-            initiated_by=workflow,
-            reference=f"job {index}",
-            reference_type="bench",
-        )
-
-    return job, recorder
-
-
 def single(ledgers: Ledgers, root: Path, jobs: int) -> tuple[dict[str, list[float]], dict[str, float]]:
     """Seconds per job for each store, interleaved job by job (the order alternates); statements per job."""
     inputs = make_inputs(root / "data")
     cases, recorders = {}, {}
     for store in STORES:
         (root / store).mkdir()
-        cases[store], recorders[store] = recorder_case(ledgers.new(store), inputs)
+        cases[store], recorders[store] = recording_job(ledgers.new(store), inputs, reference="bench single")
         cases[store](-1, write_output(root / store, -1))  # warm-up: transform, user, input hashes
     times: dict[str, list[float]] = {store: [] for store in STORES}
     for index in range(jobs):
