@@ -5,12 +5,12 @@ distributions are read as `installed` reads them (cheaply, in importlib.metadata
 """
 
 import hashlib
-import os
 import re
 import sys
 from pathlib import Path
 
 from .installed import installation_key, names_and_versions, package_folders, unchanged
+from .paths import write_whole
 
 
 def requirements_text() -> str:
@@ -39,8 +39,8 @@ def snapshot(folder: Path) -> Path:
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     path = folder / "environments" / f"requirements-{digest}.txt"
     if not path.exists():
-        _write(path, text)
-    _write(index, "\n".join([path.name, *(f"{mtime}\t{entry}" for entry, mtime in package_folders())]))
+        write_whole(path, text)
+    write_whole(index, "\n".join([path.name, *(f"{mtime}\t{entry}" for entry, mtime in package_folders())]))
     return path
 
 
@@ -52,15 +52,3 @@ def _still_valid(index: Path) -> str | None:
     except (OSError, ValueError):
         return None
     return name if name.startswith("requirements-") and unchanged(folders) else None
-
-
-def _write(path: Path, text: str) -> None:
-    """Written whole, then renamed, so a concurrent reader never reads half a file."""
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".requirements-")
-    os.fchmod(handle, 0o644)  # mkstemp makes it private; others sharing the ledger read it
-    with os.fdopen(handle, "w") as file:
-        file.write(text)
-    os.replace(temporary, path)

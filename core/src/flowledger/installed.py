@@ -29,6 +29,8 @@ from importlib.machinery import PathFinder
 from itertools import chain
 from typing import Any
 
+from .paths import write_whole
+
 CACHE_FILES = 64  # entry-point caches kept in the user's cache folder
 
 # A header or continuation line, as the email parser (and so importlib.metadata) tells them from the body
@@ -125,16 +127,12 @@ def _cached(cache: str) -> list[EntryPoint] | None:
 
 
 def _save(cache: str, found: list[EntryPoint]) -> None:
-    """Written whole, then renamed; a cache folder that cannot be written is no cache, not an error. (One
+    """A cache folder that cannot be written is no cache, not an error. (One
     file per interpreter and sys.path, whose first folder is the script's: the oldest beyond CACHE_FILES go.)"""
     data = {"folders": package_folders(), "entry_points": [dataclasses.astuple(entry) for entry in found]}
     folder = os.path.dirname(cache)
     try:
-        os.makedirs(folder, exist_ok=True)
-        temporary = f"{cache}.{os.getpid()}"
-        with open(temporary, "w", encoding="utf-8") as file:
-            json.dump(data, file)
-        os.replace(temporary, cache)
+        write_whole(cache, json.dumps(data))
         caches = [os.path.join(folder, name) for name in os.listdir(folder) if name.startswith("entry-points-")]
         if len(caches) > CACHE_FILES:
             for old in sorted(caches, key=_mtime)[: len(caches) - CACHE_FILES]:

@@ -1,4 +1,4 @@
-"""Paths as the ledger keeps them: absolute and normalised, and the host recording them."""
+"""Paths as the ledger keeps them: absolute and normalised; the host recording them; a file written whole."""
 
 import functools
 import os
@@ -53,3 +53,17 @@ def real_folder(folder: str) -> str:
 def host() -> str:
     """This machine's name, as `socket.gethostname()` gives it (without importing socket: ~5 ms)."""
     return os.uname().nodename
+
+
+def write_whole(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, then rename it there: a concurrent reader never reads
+    half a file. Readable by everyone (mkstemp makes it private; others sharing a ledger read it)."""
+    import tempfile  # (only when something is written)
+
+    folder = os.path.dirname(os.fspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.")
+    os.fchmod(handle, 0o644)
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        file.write(text)
+    os.replace(temporary, path)
